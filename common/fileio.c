@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+
+#include "common/fileio.h"
+#include "common/macro.h"
+
+int read_full_fd(int fd, size_t max_size, char **ret_data, size_t *ret_size)
+{
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (!S_ISREG(st.st_mode))
+                return -EINVAL;
+        if ((uint64_t) st.st_size > max_size)
+                return -EFBIG;
+
+        size_t cap = (size_t) st.st_size + 1, n = 0;
+        _cleanup_free_ char *buf = malloc(cap + 1);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                if (n == cap) {
+                        /* the file grew while we read it */
+                        if (cap > max_size)
+                                return -EFBIG;
+                        size_t ncap = MIN(cap * 2, max_size + 1);
+                        char *p = realloc(buf, ncap + 1);
+                        if (!p)
+                                return -ENOMEM;
+                        buf = p;
+                        cap = ncap;
+                }
+                ssize_t k = read(fd, buf + n, cap - n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+        }
+        if (n > max_size)
+                return -EFBIG;
+        buf[n] = 0;
+        *ret_data = TAKE_PTR(buf);
+        if (ret_size)
+                *ret_size = n;
+        return 0;
+}
+
+int read_full_file(const char *path, size_t max_size, char **ret_data, size_t *ret_size)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        return read_full_fd(fd, max_size, ret_data, ret_size);
+}
+
+static int write_all(int fd, const void *data, size_t size)
+{
+        const char *p = data;
+        while (size > 0) {
+                ssize_t k = write(fd, p, size);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                p += k;
+                size -= (size_t) k;
+        }
+        return 0;
+}
+
+static int fsync_dir_of(const char *path)
+{
+        _cleanup_free_ char *dir = strdup(path);
+        if (!dir)
+                return -ENOMEM;
+        char *slash = strrchr(dir, '/');
+        if (!slash)
+                strcpy(dir, ".");
+        else if (slash == dir)
+                dir[1] = 0;
+        else
+                *slash = 0;
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return negative_errno();
+        if (fsync(dfd) < 0)
+                return negative_errno();
+        return 0;
+}
+
+/* GRUB reads the disk without replaying the journal: freezing forces every byte to its final place. */
+static int freeze_thaw(int fd)
+{
+        if (ioctl(fd, FIFREEZE, 0) < 0) {
+                /* EBUSY: already frozen by someone else; EOPNOTSUPP/ENOTTY: fs can't; fall back to syncfs */
+                if (errno == EBUSY || errno == EOPNOTSUPP || errno == ENOTTY || errno == EPERM)
+                        return syncfs(fd) < 0 ? negative_errno() : 0;
+                return negative_errno();
+        }
+        if (ioctl(fd, FITHAW, 0) < 0)
+                return negative_errno();
+        return 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode, WriteFlags flags)
+{
+        struct stat old;
+        bool have_old = lstat(path, &old) >= 0;
+        if (!have_old && errno != ENOENT)
+                return negative_errno();
+        if (have_old && !S_ISREG(old.st_mode))
+                return -EINVAL; /* never replace a symlink or device: callers resolve first */
+
+        size_t len = strlen(path);
+        _cleanup_free_ char *tmp = malloc(len + 16);
+        if (!tmp)
+                return -ENOMEM;
+        snprintf(tmp, len + 16, "%s.kk-XXXXXX", path);
+
+        _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+
+        int r = write_all(fd, data, size);
+        if (r < 0)
+                goto fail;
+
+        mode_t m = (flags & WRITE_MODE_FROM_OLD) && have_old ? (old.st_mode & 07777) : mode;
+        if (fchmod(fd, m) < 0) {
+                r = negative_errno();
+                goto fail;
+        }
+        if ((flags & WRITE_MODE_FROM_OLD) && have_old && fchown(fd, old.st_uid, old.st_gid) < 0 &&
+            errno != EPERM) {
+                r = negative_errno();
+                goto fail;
+        }
+        if (fsync(fd) < 0) {
+                r = negative_errno();
+                goto fail;
+        }
+
+        if ((flags & WRITE_KEEP_PREV) && have_old) {
+                _cleanup_free_ char *prev = malloc(len + 9);
+                if (!prev) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                snprintf(prev, len + 9, "%s.kk-prev", path);
+                /* a hard link keeps the old inode reachable without copying; replace any older one */
+                (void) unlink(prev);
+                if (link(path, prev) < 0 && errno != EPERM && errno != EXDEV) {
+                        r = negative_errno();
+                        goto fail;
+                }
+        }
+
+        if (rename(tmp, path) < 0) {
+                r = negative_errno();
+                goto fail;
+        }
+
+        r = fsync_dir_of(path);
+        if (r < 0)
+                return r;
+        if (flags & WRITE_FREEZE)
+                return freeze_thaw(fd);
+        if ((flags & WRITE_SYNCFS) && syncfs(fd) < 0)
+                return negative_errno();
+        return 0;
+
+fail:
+        (void) unlink(tmp);
+        return r;
+}
+
+int mkdir_p(const char *path, mode_t mode)
+{
+        _cleanup_free_ char *p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = 0;
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return negative_errno();
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return negative_errno();
+        return 0;
+}
+
+bool looks_binary(const char *data, size_t size)
+{
+        size_t n = MIN(size, (size_t) 8192), ctrl = 0;
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char) data[i];
+                if (c == 0)
+                        return true;
+                if (c < 0x20 && c != '\n' && c != '\r' && c != '\t' && c != '\f' && c != 0x07 &&
+                    c != 0x1b && c != '\v' && c != '\b')
+                        ctrl++;
+        }
+        /* a few stray control characters (BEL in GRUB's own sample) are text; lots of them are not */
+        return n > 0 && ctrl * 20 > n;
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Reads a whole regular file. Refuses anything larger than max_size with -EFBIG and
+ * anything that is not a regular file with -EINVAL. The buffer is NUL-terminated
+ * (not counted in the size) so text parsers may treat it as a string. */
+int read_full_file(const char *path, size_t max_size, char **ret_data, size_t *ret_size);
+int read_full_fd(int fd, size_t max_size, char **ret_data, size_t *ret_size);
+
+typedef enum WriteFlags {
+        WRITE_KEEP_PREV = 1 << 0,   /* keep the replaced file as PATH.kk-prev */
+        WRITE_SYNCFS = 1 << 1,      /* syncfs() the filesystem after the rename */
+        WRITE_FREEZE = 1 << 2,      /* FIFREEZE/FITHAW the filesystem so a bootloader sees the bytes */
+        WRITE_MODE_FROM_OLD = 1 << 3, /* keep mode/owner of the file being replaced */
+} WriteFlags;
+
+/* Writes data to path atomically: temp file in the same directory, fsync, rename, fsync of the
+ * directory. On any failure the temp file is removed and the old file is untouched. mode is used
+ * for new files (or always, without WRITE_MODE_FROM_OLD). path must already be resolved (see
+ * chase_in_root()). */
+int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode, WriteFlags flags);
+
+/* mkdir -p with the given mode for the directories it creates. */
+int mkdir_p(const char *path, mode_t mode);
+
+/* Binary data detection for text parsers: true if the buffer holds a NUL byte in its
+ * first 8 KiB or is not mostly printable. */
+bool looks_binary(const char *data, size_t size);

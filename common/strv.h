@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stddef.h>
+
+/* NULL-terminated string arrays (strv_free() is in macro.h). */
+int strv_push(char ***l, const char *s);
+/* takes ownership of s, also on failure */
+int strv_consume(char ***l, char *s);
+size_t strv_length(char *const *l);
+/* appends a formatted string */
+int strv_pushf(char ***l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

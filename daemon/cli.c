@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <getopt.h>
+#include <string.h>
+
+#include "common/macro.h"
+#include "common/strv.h"
+#include "daemon/cli.h"
+#include "daemon/log.h"
+
+static const struct {
+        const char *name;
+        VerbFunc func;
+        bool needs_config;
+} verbs[] = {
+        { "menu", verb_menu, true },
+        { "pin", verb_pin, true },
+        { "unpin", verb_unpin, true },
+        { "status", verb_status, true },
+};
+
+static void help(void)
+{
+        printf("kernelkeeper " PACKAGE_VERSION " - keeps a GRUB Legacy guest's kernels bootable\n\n"
+               "Usage: kernelkeeper [OPTIONS] VERB [ARGS]\n\n"
+               "Verbs:\n"
+               "  menu show               what GRUB will boot, entries and hazards\n"
+               "  menu check              exit 0 only if the default and fallbacks would load\n"
+               "  pin --default SEL [--fallback SEL]... [--no-fallback]\n"
+               "                          make GRUB boot SEL (title=, kernel=, release= or bare)\n"
+               "  pin --reapply           restore the recorded pin after a foreign rewrite\n"
+               "  unpin                   forget the pin (menu.lst is left as it is)\n"
+               "  status                  the pin and the last restore\n\n"
+               "Options:\n"
+               "  --root DIR              operate on the tree DIR instead of /\n"
+               "  --config FILE           read FILE instead of ROOT/etc/kernelkeeper.conf\n"
+               "  --json                  print state as JSON\n"
+               "  --verbose               log debug messages\n"
+               "  --help, --version\n\n"
+               "See kernelkeeper(8).\n");
+}
+
+int cli_check_options(const CliArgs *a, unsigned allowed, const char *verb)
+{
+        static const char *const names[] = { "--default", "--fallback", "--no-fallback", "--reapply",
+                                             "--metadata-url", "--foreground" };
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if ((a->seen & (1u << i)) && !(allowed & (1u << i))) {
+                        log_error("'%s' does not take %s", verb, names[i]);
+                        return -EINVAL;
+                }
+        return 0;
+}
+
+static void args_done(CliArgs *a)
+{
+        strv_free(a->words);
+        strv_free(a->fallback_sels);
+        free(a->default_sel);
+        free(a->metadata_url);
+}
+
+int cli_run(int argc, char **argv)
+{
+        enum { ARG_ROOT = 0x100, ARG_CONFIG, ARG_JSON, ARG_VERBOSE, ARG_HELP, ARG_VERSION, ARG_DEFAULT,
+               ARG_FALLBACK, ARG_NO_FALLBACK, ARG_REAPPLY, ARG_METADATA_URL, ARG_FOREGROUND };
+        static const struct option options[] = {
+                { "root", required_argument, NULL, ARG_ROOT },
+                { "config", required_argument, NULL, ARG_CONFIG },
+                { "json", no_argument, NULL, ARG_JSON },
+                { "verbose", no_argument, NULL, ARG_VERBOSE },
+                { "help", no_argument, NULL, ARG_HELP },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "default", required_argument, NULL, ARG_DEFAULT },
+                { "fallback", required_argument, NULL, ARG_FALLBACK },
+                { "no-fallback", no_argument, NULL, ARG_NO_FALLBACK },
+                { "reapply", no_argument, NULL, ARG_REAPPLY },
+                { "metadata-url", required_argument, NULL, ARG_METADATA_URL },
+                { "foreground", no_argument, NULL, ARG_FOREGROUND },
+                {}
+        };
+
+        log_setup();
+        Context ctx = { .root = "/" };
+        _cleanup_(args_done) CliArgs a = {};
+        int c, r;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                switch (c) {
+                case ARG_ROOT:
+                        ctx.root = optarg;
+                        break;
+                case ARG_CONFIG:
+                        ctx.config_path = optarg;
+                        break;
+                case ARG_JSON:
+                        ctx.json = true;
+                        break;
+                case ARG_VERBOSE:
+                        ctx.verbose = true;
+                        log_set_max_level(LOG_DEBUG);
+                        break;
+                case 'h':
+                case ARG_HELP:
+                        help();
+                        return EXIT_OK;
+                case ARG_VERSION:
+                        printf("kernelkeeper %s\n", PACKAGE_VERSION);
+                        return EXIT_OK;
+                case ARG_DEFAULT:
+                        free(a.default_sel);
+                        if (!(a.default_sel = strdup(optarg)))
+                                return log_oom(), EXIT_PROBLEM;
+                        a.seen |= OPT_DEFAULT;
+                        break;
+                case ARG_FALLBACK:
+                        if (strv_push(&a.fallback_sels, optarg) < 0)
+                                return log_oom(), EXIT_PROBLEM;
+                        a.seen |= OPT_FALLBACK;
+                        break;
+                case ARG_NO_FALLBACK:
+                        a.no_fallback = true;
+                        a.seen |= OPT_NO_FALLBACK;
+                        break;
+                case ARG_REAPPLY:
+                        a.reapply = true;
+                        a.seen |= OPT_REAPPLY;
+                        break;
+                case ARG_METADATA_URL:
+                        free(a.metadata_url);
+                        if (!(a.metadata_url = strdup(optarg)))
+                                return log_oom(), EXIT_PROBLEM;
+                        a.seen |= OPT_METADATA_URL;
+                        break;
+                case ARG_FOREGROUND:
+                        a.foreground = true;
+                        a.seen |= OPT_FOREGROUND;
+                        break;
+                case '?':
+                default:
+                        if (optopt)
+                                log_error("Option '%s' needs an argument or is unknown (see --help)", argv[optind - 1]);
+                        else
+                                log_error("Unknown option '%s' (see --help)", argv[optind - 1]);
+                        return EXIT_USAGE;
+                }
+        }
+        for (int i = optind; i < argc; i++)
+                if (strv_push(&a.words, argv[i]) < 0)
+                        return log_oom(), EXIT_PROBLEM;
+        if (!a.words) {
+                help();
+                return EXIT_USAGE;
+        }
+        if (ctx.root[0] != '/') {
+                log_error("--root needs an absolute path, not '%s'", ctx.root);
+                return EXIT_USAGE;
+        }
+
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
+                if (!streq(verbs[i].name, a.words[0]))
+                        continue;
+                config_init(&ctx.config);
+                if (verbs[i].needs_config) {
+                        _cleanup_free_ char *err = NULL;
+                        r = config_load(&ctx.config, ctx.root, ctx.config_path, &err);
+                        if (r < 0) {
+                                if (err)
+                                        log_error("%s", err);
+                                else
+                                        log_error_errno(r, "Cannot load the configuration: %m");
+                                config_done(&ctx.config);
+                                return EXIT_USAGE;
+                        }
+                }
+                r = verbs[i].func(&ctx, &a);
+                config_done(&ctx.config);
+                /* verbs return an exit code, or a negative errno after logging it */
+                return r < 0 ? EXIT_PROBLEM : r;
+        }
+        log_error("Unknown verb '%s' (see --help)", a.words[0]);
+        return EXIT_USAGE;
+}

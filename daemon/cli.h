@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include "daemon/context.h"
+
+/* Options of all verbs, parsed in one pass so they may stand before or after the verb. Each verb
+ * rejects the ones it does not take. */
+typedef struct CliArgs {
+        char **words;          /* verb and its positional words */
+        char *default_sel;     /* pin --default */
+        char **fallback_sels;  /* pin --fallback (repeatable) */
+        bool fallback_given;
+        bool no_fallback;      /* pin --no-fallback: manage fallback as "none" */
+        bool reapply;          /* pin --reapply */
+        char *metadata_url;    /* --metadata-url */
+        bool foreground;       /* daemon: log to stderr even under systemd */
+        unsigned seen;         /* bit set of CliOption given */
+} CliArgs;
+
+typedef enum CliOption {
+        OPT_DEFAULT = 1 << 0,
+        OPT_FALLBACK = 1 << 1,
+        OPT_NO_FALLBACK = 1 << 2,
+        OPT_REAPPLY = 1 << 3,
+        OPT_METADATA_URL = 1 << 4,
+        OPT_FOREGROUND = 1 << 5,
+} CliOption;
+
+int cli_run(int argc, char **argv);
+
+/* Fails with a usage error naming the first option in `seen` that is not in `allowed`. */
+int cli_check_options(const CliArgs *a, unsigned allowed, const char *verb);
+
+typedef int (*VerbFunc)(Context *ctx, CliArgs *args);
+int verb_menu(Context *ctx, CliArgs *args);
+int verb_pin(Context *ctx, CliArgs *args);
+int verb_unpin(Context *ctx, CliArgs *args);
+int verb_status(Context *ctx, CliArgs *args);

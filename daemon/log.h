@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <syslog.h>
+
+#include "common/macro.h"
+
+/* Logging lives in daemon/ only: to the journal when started by systemd (JOURNAL_STREAM or
+ * INVOCATION_ID set), to stderr otherwise. Libraries return errors; the daemon logs them once. */
+void log_setup(void);
+void log_set_max_level(int level);
+int log_get_max_level(void);
+void log_force_stderr(void);
+
+int log_internal(int level, int error, const char *file, int line, const char *fmt, ...) _printf_(5, 6);
+
+/* Structured event with a MESSAGE_ID (see man/kernelkeeper.catalog). Extra fields are "KEY=value"
+ * strings terminated by NULL. */
+int log_event(int level, const char *message_id, const char *const *fields, const char *fmt, ...) _printf_(4, 5);
+
+#define log_full_errno(level, error, ...) log_internal((level), (error), __FILE__, __LINE__, __VA_ARGS__)
+#define log_debug(...) log_full_errno(LOG_DEBUG, 0, __VA_ARGS__)
+#define log_info(...) log_full_errno(LOG_INFO, 0, __VA_ARGS__)
+#define log_notice(...) log_full_errno(LOG_NOTICE, 0, __VA_ARGS__)
+#define log_warning(...) log_full_errno(LOG_WARNING, 0, __VA_ARGS__)
+#define log_error(...) log_full_errno(LOG_ERR, 0, __VA_ARGS__)
+/* these return -abs(error) so callers can "return log_error_errno(r, ...)"; %m prints the error */
+#define log_warning_errno(error, ...) log_full_errno(LOG_WARNING, (error), __VA_ARGS__)
+#define log_error_errno(error, ...) log_full_errno(LOG_ERR, (error), __VA_ARGS__)
+
+/* MESSAGE_IDs (128-bit, as journalctl --catalog expects) */
+#define KK_MESSAGE_PIN_RESTORED "9a3c1f0e5b7d4c2a8e6f1d3b5a7c9e01"
+#define KK_MESSAGE_REWRITE_STORM "9a3c1f0e5b7d4c2a8e6f1d3b5a7c9e02"
+#define KK_MESSAGE_PINNED_KERNEL_MISSING "9a3c1f0e5b7d4c2a8e6f1d3b5a7c9e03"
+#define KK_MESSAGE_USERDATA_RAN "9a3c1f0e5b7d4c2a8e6f1d3b5a7c9e04"
+
+#define log_oom() log_error_errno(ENOMEM, "Out of memory")

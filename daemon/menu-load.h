@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <sys/stat.h>
+
+#include "daemon/context.h"
+#include "menulst/menulst.h"
+
+/* menu.lst of the tree as GRUB will read it, with the file facts needed to write it back safely. */
+typedef struct LoadedMenu {
+        char *path;          /* host path of the real file (a menu.lst -> grub.conf link resolved) */
+        char *default_path;  /* host path of the 'default' file next to it */
+        char *data;
+        size_t size;
+        struct stat st;      /* of the file we read, to notice a writer racing us */
+        char *default_data;  /* NULL if the file is missing */
+        size_t default_size;
+        MenuLst *menu;
+        MenuInfo *info;      /* warnings include the filesystem checks */
+        MenuFs fs;
+} LoadedMenu;
+
+LoadedMenu *loaded_menu_free(LoadedMenu *lm);
+static inline void loaded_menu_freep(LoadedMenu **lm)
+{
+        loaded_menu_free(*lm);
+}
+
+/* Loads and evaluates; logs one clear error line and returns <0 on failure. */
+int menu_load(const Context *ctx, LoadedMenu **ret);
+
+/* Evaluates a (changed) menu and default file the way GRUB will, with filesystem checks. */
+int menu_evaluate(const Context *ctx, const LoadedMenu *lm, const MenuLst *m, const char *default_data,
+                  size_t default_size, MenuInfo **ret);
+
+/* Writes a new menu (and/or default file) after checking that GRUB's default would load a kernel
+ * that exists. Refuses (-EBUSY) if the file changed since it was loaded. Logs its errors. */
+int menu_write(const Context *ctx, const LoadedMenu *lm, const MenuLst *m, const char *default_data,
+               size_t default_size);

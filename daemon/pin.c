@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <string.h>
+
+#include "common/macro.h"
+#include "common/strv.h"
+#include "daemon/log.h"
+#include "daemon/pin.h"
+#include "daemon/state.h"
+
+void pin_done(Pin *p)
+{
+        free(p->default_sel);
+        strv_free(p->fallback_sels);
+        *p = (Pin){};
+}
+
+int pin_from_state(json_t *state, Pin *ret)
+{
+        json_t *j = json_object_get(state, "pin");
+        const char *d = json_string_value(json_object_get(j, "default"));
+        if (!d)
+                return -ENOENT;
+        Pin p = {};
+        if (!(p.default_sel = strdup(d)))
+                return -ENOMEM;
+        json_t *fb = json_object_get(j, "fallback");
+        if (json_is_array(fb)) {
+                if (!(p.fallback_sels = calloc(1, sizeof(char *)))) {
+                        pin_done(&p);
+                        return -ENOMEM;
+                }
+                size_t i;
+                json_t *v;
+                json_array_foreach(fb, i, v) if (!json_is_string(v) || strv_push(&p.fallback_sels, json_string_value(v)) < 0)
+                {
+                        pin_done(&p);
+                        return json_is_string(v) ? -ENOMEM : -EBADMSG;
+                }
+        }
+        *ret = p;
+        return 0;
+}
+
+int pin_to_state(json_t *state, const Pin *p)
+{
+        _cleanup_free_ char *now = now_iso8601();
+        json_t *j = json_pack("{s:s, s:s}", "default", p->default_sel, "pinned_at", now ? now : "unknown");
+        if (!j)
+                return -ENOMEM;
+        if (p->fallback_sels) {
+                json_t *fb = json_array();
+                for (char **s = p->fallback_sels; *s; s++)
+                        json_array_append_new(fb, json_string(*s));
+                json_object_set_new(j, "fallback", fb);
+        }
+        return json_object_set_new(state, "pin", j) < 0 ? -ENOMEM : 0;
+}
+
+static int resolve(const LoadedMenu *lm, const char *sel, int *ret)
+{
+        MenuSelectError e;
+        int r = menulst_select(lm->info, sel, &e, ret);
+        if (r >= 0)
+                return 0;
+        if (e == MENU_SELECT_AMBIGUOUS)
+                return log_error_errno(r, "'%s' matches several entries of %s; use title=, kernel= or release=", sel,
+                                       lm->path);
+        return log_error_errno(ENOENT, "No entry of %s matches '%s'", lm->path, sel);
+}
+
+static void format_list(char *buf, size_t size, const int *l, size_t n)
+{
+        size_t k = (size_t) snprintf(buf, size, "[");
+        for (size_t i = 0; i < n && k < size; i++)
+                k += (size_t) snprintf(buf + k, size - k, "%s%d", i ? "," : "", l[i]);
+        if (k < size)
+                snprintf(buf + k, size - k, "]");
+}
+
+int pin_enforce(const Context *ctx, const Pin *pin, PinOutcome *ret_outcome, char **ret_summary)
+{
+        _cleanup_(loaded_menu_freep) LoadedMenu *lm = NULL;
+        int r = menu_load(ctx, &lm);
+        if (r < 0)
+                return r;
+        const MenuInfo *info = lm->info;
+
+        int want_default, want_fb[MENULST_MAX_FALLBACK];
+        size_t n_fb = 0;
+        r = resolve(lm, pin->default_sel, &want_default);
+        if (r < 0)
+                return r;
+        for (char **s = pin->fallback_sels; s && *s; s++) {
+                int idx;
+                r = resolve(lm, *s, &idx);
+                if (r < 0)
+                        return r;
+                if (idx == want_default)
+                        return log_error_errno(EINVAL, "Fallback '%s' is the pinned default itself", *s);
+                if (n_fb == MENULST_MAX_FALLBACK)
+                        return log_error_errno(E2BIG, "GRUB takes at most %d fallback entries", MENULST_MAX_FALLBACK);
+                want_fb[n_fb++] = idx;
+        }
+
+        bool fb_ok = !pin->fallback_sels ||
+                     (info->n_fallback == n_fb && memcmp(info->fallback, want_fb, n_fb * sizeof(int)) == 0);
+        if (info->default_entry == want_default && fb_ok) {
+                *ret_outcome = PIN_HELD;
+                if (ret_summary)
+                        *ret_summary = NULL;
+                return 0;
+        }
+
+        /* refuse before touching anything if the pinned kernel itself is gone */
+        _cleanup_strv_free_ char **problems = NULL;
+        r = menulst_entry_problems(info, &lm->fs, want_default, &problems);
+        if (r < 0)
+                return log_oom();
+        if (problems && problems[0]) {
+                const char *fields[] = { "KK_PIN_DEFAULT=", NULL };
+                _cleanup_free_ char *f = NULL;
+                if (asprintf(&f, "KK_PIN_DEFAULT=%s", pin->default_sel) >= 0)
+                        fields[0] = f;
+                log_event(LOG_ERR, KK_MESSAGE_PINNED_KERNEL_MISSING, fields,
+                          "Pinned entry cannot boot, menu left as it is: %s", problems[0]);
+                return -ENOENT;
+        }
+
+        _cleanup_(menulst_freep) MenuLst *m = menulst_copy(lm->menu);
+        if (!m)
+                return log_oom();
+        _cleanup_free_ char *default_file = NULL;
+        size_t default_size = 0;
+        char num[16], list[MENULST_MAX_FALLBACK * 12 + 1] = "";
+        snprintf(num, sizeof num, "%d", want_default);
+        if (info->default_saved) {
+                /* `default saved` stays: GRUB reads the entry from the default file */
+                r = menulst_format_default_file(want_default, &default_file, &default_size);
+        } else
+                r = menulst_set_global(m, ctx->config.dialect, "default", num);
+        if (r < 0)
+                return log_error_errno(r, "Cannot edit the menu: %m");
+        if (pin->fallback_sels) {
+                size_t k = 0;
+                for (size_t i = 0; i < n_fb; i++)
+                        k += (size_t) snprintf(list + k, sizeof list - k, "%s%d", i ? " " : "", want_fb[i]);
+                r = menulst_set_global(m, ctx->config.dialect, "fallback", n_fb ? list : NULL);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot edit the menu: %m");
+        }
+
+        /* check our own work the way GRUB will read it */
+        _cleanup_(menu_info_freep) MenuInfo *after = NULL;
+        r = menu_evaluate(ctx, lm, m, default_file ? default_file : lm->default_data,
+                          default_file ? default_size : lm->default_size, &after);
+        if (r < 0)
+                return log_error_errno(r, "Cannot evaluate the new menu: %m");
+        if (after->default_entry != want_default ||
+            (pin->fallback_sels &&
+             (after->n_fallback != n_fb || memcmp(after->fallback, want_fb, n_fb * sizeof(int)) != 0)))
+                return log_error_errno(EPROTO, "Cannot express the pin in %s (GRUB would still boot entry %d)",
+                                       lm->path, after->default_entry);
+
+        r = menu_write(ctx, lm, m, default_file, default_size);
+        if (r < 0)
+                return r;
+
+        if (ret_summary) {
+                char before_fb[128], after_fb[128];
+                format_list(before_fb, sizeof before_fb, info->fallback, info->n_fallback);
+                format_list(after_fb, sizeof after_fb, after->fallback, after->n_fallback);
+                if (asprintf(ret_summary, "default %d->%d, fallback %s->%s", info->default_entry,
+                             after->default_entry, before_fb, after_fb) < 0)
+                        *ret_summary = NULL;
+        }
+        *ret_outcome = PIN_RESTORED;
+        return 0;
+}

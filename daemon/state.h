@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <jansson.h>
+
+#include "daemon/context.h"
+
+/* ROOT/var/lib/kernelkeeper/state.json: one JSON object, each subsystem owning a top-level key
+ * ("pin", "guardian", "userdata", ...). Written atomically, mode 0600, directory 0700. */
+int state_path(const Context *ctx, char **ret_path);
+/* A missing file gives an empty object; an unreadable or corrupt one is an error (logged). */
+int state_load(const Context *ctx, json_t **ret);
+int state_save(const Context *ctx, json_t *state);
+
+/* json_decrefp() comes with jansson >= 2.9 */
+#define _cleanup_json_ _cleanup_(json_decrefp)
+
+/* "2026-11-22T03:48:47Z" */
+char *now_iso8601(void);

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <string.h>
+
+#include "common/macro.h"
+#include "daemon/cli.h"
+#include "daemon/log.h"
+#include "daemon/pin.h"
+#include "daemon/state.h"
+
+static int record_restore(const Context *ctx, json_t *state, const char *summary)
+{
+        _cleanup_free_ char *now = now_iso8601();
+        json_t *j = json_pack("{s:s, s:s}", "at", now ? now : "unknown", "change", summary ? summary : "");
+        if (!j || json_object_set_new(state, "last_restore", j) < 0)
+                return log_oom();
+        return state_save(ctx, state);
+}
+
+static int reapply(Context *ctx)
+{
+        _cleanup_json_ json_t *state = NULL;
+        int r = state_load(ctx, &state);
+        if (r < 0)
+                return r;
+        _cleanup_(pin_done) Pin pin = {};
+        r = pin_from_state(state, &pin);
+        if (r == -ENOENT) {
+                log_info("No pin recorded, nothing to reapply");
+                return EXIT_OK;
+        }
+        if (r < 0)
+                return log_error_errno(r, "The recorded pin is corrupt: %m");
+
+        PinOutcome outcome;
+        _cleanup_free_ char *summary = NULL;
+        r = pin_enforce(ctx, &pin, &outcome, &summary);
+        if (r < 0)
+                return r;
+        if (outcome == PIN_HELD) {
+                log_info("Pin holds: GRUB boots '%s'", pin.default_sel);
+                return EXIT_OK;
+        }
+        _cleanup_free_ char *f = NULL;
+        const char *fields[] = { NULL, NULL };
+        if (asprintf(&f, "KK_CHANGE=%s", summary ? summary : "") >= 0)
+                fields[0] = f;
+        log_event(LOG_NOTICE, KK_MESSAGE_PIN_RESTORED, fields, "Pin restored (%s)", summary ? summary : "");
+        return record_restore(ctx, state, summary);
+}
+
+int verb_pin(Context *ctx, CliArgs *args)
+{
+        if (cli_check_options(args, OPT_DEFAULT | OPT_FALLBACK | OPT_NO_FALLBACK | OPT_REAPPLY, "pin") < 0)
+                return EXIT_USAGE;
+        if (args->words[1]) {
+                log_error("'pin' takes options only (see --help)");
+                return EXIT_USAGE;
+        }
+        if (args->reapply) {
+                if (args->seen & ~OPT_REAPPLY) {
+                        log_error("--reapply takes no other pin options");
+                        return EXIT_USAGE;
+                }
+                return reapply(ctx);
+        }
+        if (!args->default_sel) {
+                log_error("'pin' needs --default SEL (or --reapply)");
+                return EXIT_USAGE;
+        }
+        if (args->no_fallback && args->fallback_sels) {
+                log_error("--no-fallback and --fallback exclude each other");
+                return EXIT_USAGE;
+        }
+
+        Pin pin = { .default_sel = args->default_sel, .fallback_sels = args->fallback_sels };
+        char *none[] = { NULL };
+        if (args->no_fallback)
+                pin.fallback_sels = none;
+
+        _cleanup_json_ json_t *state = NULL;
+        int r = state_load(ctx, &state);
+        if (r < 0)
+                return r;
+        PinOutcome outcome;
+        _cleanup_free_ char *summary = NULL;
+        r = pin_enforce(ctx, &pin, &outcome, &summary);
+        if (r < 0)
+                return r;
+        r = pin_to_state(state, &pin);
+        if (r < 0)
+                return log_oom();
+        r = state_save(ctx, state);
+        if (r < 0)
+                return r;
+        if (outcome == PIN_RESTORED)
+                log_info("Pinned '%s' (%s)", pin.default_sel, summary ? summary : "");
+        else
+                log_info("Pinned '%s' (menu.lst already boots it)", pin.default_sel);
+        return EXIT_OK;
+}
+
+int verb_unpin(Context *ctx, CliArgs *args)
+{
+        if (cli_check_options(args, 0, "unpin") < 0)
+                return EXIT_USAGE;
+        _cleanup_json_ json_t *state = NULL;
+        int r = state_load(ctx, &state);
+        if (r < 0)
+                return r;
+        if (!json_object_get(state, "pin")) {
+                log_info("No pin recorded");
+                return EXIT_OK;
+        }
+        json_object_del(state, "pin");
+        r = state_save(ctx, state);
+        if (r < 0)
+                return r;
+        log_info("Pin removed; menu.lst is left as it is");
+        return EXIT_OK;
+}

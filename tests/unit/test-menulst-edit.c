@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Edits keep every byte they are not asked to change. */
+#include <stdlib.h>
+
+#include "common/macro.h"
+#include "menulst/menulst.h"
+#include "tests/tap.h"
+
+static char *edit_global(const char *text, const char *name, const char *value)
+{
+        _cleanup_(menulst_freep) MenuLst *m = NULL;
+        char *out;
+        size_t n;
+        if (menulst_parse(text, strlen(text), &m) < 0 || menulst_set_global(m, MENU_DIALECT_GRUB, name, value) < 0 ||
+            menulst_serialize(m, &out, &n) < 0)
+                abort();
+        return out;
+}
+
+static void check(const char *name, const char *text, const char *key, const char *value, const char *expected)
+{
+        _cleanup_free_ char *out = edit_global(text, key, value);
+        is_str(out, expected, name);
+}
+
+static void test_set_global(void)
+{
+        check("replace keeps '=' style", "default=0\ntitle a\nkernel /a\n", "default", "3",
+              "default=3\ntitle a\nkernel /a\n");
+        check("replace keeps tabs", "#c\ndefault\t\t0\ntimeout 1\n", "default", "12", "#c\ndefault\t\t12\ntimeout 1\n");
+        check("replace keeps CRLF and indentation", "  fallback 1 # x\r\ntitle a\r\n", "fallback", "2 3",
+              "  fallback 2 3\r\ntitle a\r\n");
+        check("every global line changes (last wins in GRUB)", "default 0\ndefault 1\ntitle a\ndefault 4\n", "default",
+              "2", "default 2\ndefault 2\ntitle a\ndefault 4\n");
+        check("new line goes after the last global", "# hi\ntimeout=5\n\ntitle a\nkernel /a\n", "fallback", "1",
+              "# hi\ntimeout=5\nfallback=1\n\ntitle a\nkernel /a\n");
+        check("no globals: at the very top", "### BEGIN AUTOMAGIC KERNELS LIST\ntitle a\nkernel /a\n", "default", "0",
+              "default 0\n### BEGIN AUTOMAGIC KERNELS LIST\ntitle a\nkernel /a\n");
+        check("remove", "default 0\nfallback 1\ntitle a\nkernel /a\n", "fallback", NULL,
+              "default 0\ntitle a\nkernel /a\n");
+        check("no final newline kept on the edited line", "title a\nkernel /a\n", "default", "1",
+              "default 1\ntitle a\nkernel /a\n");
+        check("joined line is replaced whole", "default \\\n 0\ntitle a\n", "default", "1", "default 1\ntitle a\n");
+}
+
+static void test_entries(void)
+{
+        const char *text = "default 0\n"
+                           "title static\nroot (hd0)\nkernel /vmlinuz-static\n"
+                           "### BEGIN AUTOMAGIC KERNELS LIST\n"
+                           "title auto\nroot (hd0)\nkernel /vmlinuz-auto\n\n"
+                           "### END DEBIAN AUTOMAGIC KERNELS LIST";
+        _cleanup_(menulst_freep) MenuLst *m = NULL;
+        _cleanup_(menu_info_freep) MenuInfo *info = NULL;
+        MenuEvalOptions o = {};
+        ok(menulst_parse(text, strlen(text), &m) == 0 && menulst_evaluate(m, &o, &info) == 0, "parse");
+        const char *lines[] = { "title new", "root (hd0)", "kernel /vmlinuz-new", NULL };
+        ok(menulst_add_entry(m, info, lines, -1) == 0, "append entry");
+        _cleanup_free_ char *out = NULL;
+        size_t n;
+        menulst_serialize(m, &out, &n);
+        is_str(out,
+               "default 0\n"
+               "title static\nroot (hd0)\nkernel /vmlinuz-static\n"
+               "### BEGIN AUTOMAGIC KERNELS LIST\n"
+               "title auto\nroot (hd0)\nkernel /vmlinuz-auto\n\n"
+               "### END DEBIAN AUTOMAGIC KERNELS LIST\n\ntitle new\nroot (hd0)\nkernel /vmlinuz-new\n",
+               "appended after update-grub's block, final newline added");
+
+        _cleanup_(menu_info_freep) MenuInfo *i2 = NULL;
+        menulst_evaluate(m, &o, &i2);
+        is_int(i2->n_entries, 3, "three entries");
+        ok(menulst_remove_entry(m, i2, 1) == 0, "remove the automagic entry");
+        _cleanup_free_ char *out2 = NULL;
+        menulst_serialize(m, &out2, &n);
+        ok(strstr(out2, "### BEGIN AUTOMAGIC") && strstr(out2, "### END DEBIAN") && !strstr(out2, "vmlinuz-auto"),
+           "markers stay, the entry goes");
+
+        _cleanup_(menu_info_freep) MenuInfo *i3 = NULL;
+        menulst_evaluate(m, &o, &i3);
+        const char *first[] = { "title first", "kernel /vmlinuz-first", NULL };
+        ok(menulst_add_entry(m, i3, first, 0) == 0, "insert before entry 0");
+        _cleanup_(menu_info_freep) MenuInfo *i4 = NULL;
+        menulst_evaluate(m, &o, &i4);
+        ok(i4->n_entries == 3 && streq(i4->entries[0].title, "first"), "new entry is entry 0");
+}
+
+static void test_crlf_and_indent(void)
+{
+        const char *text = "timeout 0\r\ntitle a\r\n\troot (hd0,0)\r\n\tkernel /a\r\n";
+        _cleanup_(menulst_freep) MenuLst *m = NULL;
+        _cleanup_(menu_info_freep) MenuInfo *info = NULL;
+        MenuEvalOptions o = {};
+        menulst_parse(text, strlen(text), &m);
+        menulst_evaluate(m, &o, &info);
+        const char *lines[] = { "title b", "kernel /b", NULL };
+        menulst_add_entry(m, info, lines, -1);
+        _cleanup_free_ char *out = NULL;
+        size_t n;
+        menulst_serialize(m, &out, &n);
+        is_str(out, "timeout 0\r\ntitle a\r\n\troot (hd0,0)\r\n\tkernel /a\r\n\r\ntitle b\r\n\tkernel /b\r\n",
+               "new lines follow the file's CRLF and indentation");
+}
+
+int main(void)
+{
+        test_set_global();
+        test_entries();
+        test_crlf_and_indent();
+        return tap_done();
+}

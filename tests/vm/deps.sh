@@ -1,0 +1,38 @@
+#!/bin/sh
+# Host packages the real-boot suite (tests/vm) needs; idempotent.
+# Guest-side packages (kernels, grub-legacy, busybox, Xen) are NOT installed on
+# the host: build-images fetches them with `apt-get download` into its cache
+# and unpacks them with dpkg -x, so the host's own boot setup is never touched.
+set -eu
+
+PACKAGES="
+qemu-system-x86
+seabios
+fdisk
+e2fsprogs
+libc6-i386
+cpio
+kmod
+python3
+"
+# qemu-system-x86: the VM (TCG); seabios: the BIOS that runs GRUB Legacy's MBR.
+# fdisk: sfdisk (partition table without loop devices).
+# e2fsprogs: mke2fs -d / debugfs (filesystems without mounting).
+# libc6-i386: the grub-legacy shell is a 32-bit binary.
+# cpio: initramfs archives; kmod: depmod/modprobe for the guest's module tree.
+
+missing=""
+for p in $PACKAGES; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "tests/vm/deps.sh: missing packages:$missing (run as root)" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing

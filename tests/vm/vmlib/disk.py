@@ -1,0 +1,177 @@
+"""512 MiB MBR disk images with GRUB Legacy 0.97, built without loop devices.
+
+sfdisk writes the partition table, `mke2fs -d STAGING -E offset=N` creates
+and fills each filesystem inside the image file, and the 32-bit grub shell
+(from the unpacked grub-legacy package) installs stage1/stage1.5/stage2.
+Between boots, files are read and replaced with debugfs on the image."""
+
+import dataclasses
+import os
+import pathlib
+import re
+import subprocess
+import tempfile
+
+from . import cache
+
+SECTOR = 512
+DISK_BYTES = 512 * 1024 * 1024
+BOOT_PART_BYTES = 128 * 1024 * 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """How /boot sits on the disk; `name` appears in test names."""
+    name: str
+    fstype: str            # of the filesystem holding /boot
+    blocksize: int         # 0 = mke2fs default
+    separate_boot: bool
+
+    @property
+    def grub_prefix(self):
+        # GRUB paths are relative to the partition that holds them.
+        return "" if self.separate_boot else "/boot"
+
+
+LAYOUTS = {
+    "ext3": Layout("ext3", "ext3", 0, False),
+    # 1 KiB-block ext4 never boots with GRUB 0.97 (vm-harness.md); 4 KiB does.
+    "ext4": Layout("ext4", "ext4", 4096, False),
+    "sepboot": Layout("sepboot", "ext3", 0, True),
+}
+
+
+def grub_legacy():
+    return cache.unpacked("grub-legacy")
+
+
+class Disk:
+    def __init__(self, path, layout):
+        self.path = pathlib.Path(path)
+        self.layout = layout
+        first = 2048 * SECTOR
+        if layout.separate_boot:
+            self.parts = [(first, BOOT_PART_BYTES),
+                          (first + BOOT_PART_BYTES, DISK_BYTES - first - BOOT_PART_BYTES)]
+        else:
+            self.parts = [(first, DISK_BYTES - first)]
+
+    # --- building -------------------------------------------------------
+    def create(self, root_stage):
+        """root_stage is the whole guest tree, /boot included."""
+        with open(self.path, "wb") as f:
+            f.truncate(DISK_BYTES)
+        table = "label: dos\n" + "".join(
+            f"start={off // SECTOR}, size={size // SECTOR}, type=83{', bootable' if i == 0 else ''}\n"
+            for i, (off, size) in enumerate(self.parts))
+        cache.run(["sfdisk", "-q", str(self.path)], input=table.encode(),
+                  stdout=subprocess.DEVNULL)
+        root_stage = pathlib.Path(root_stage)
+        if self.layout.separate_boot:
+            boot_stage = root_stage / "boot"
+            with tempfile.TemporaryDirectory() as empty:
+                # The root filesystem gets an empty /boot mount point.
+                self._mkfs(1, "ext4", 4096, root_stage, exclude_boot=empty)
+            self._mkfs(0, self.layout.fstype, self.layout.blocksize, boot_stage)
+        else:
+            self._mkfs(0, self.layout.fstype, self.layout.blocksize, root_stage)
+        if self.layout.fstype == "ext4":
+            self.assert_not_sparse()
+        self._install_grub()
+
+    def _mkfs(self, part, fstype, blocksize, stage, exclude_boot=None):
+        off, size = self.parts[part]
+        src = stage
+        if exclude_boot:
+            # mke2fs -d has no exclude: stage a copy of the tree without /boot's content.
+            src = pathlib.Path(exclude_boot) / "root"
+            cache.run(["cp", "-a", "--reflink=auto", str(stage), str(src)])
+            cache.run(["find", str(src / "boot"), "-mindepth", "1", "-delete"])
+        cmd = ["mke2fs", "-q", "-F", "-t", fstype, "-d", str(src), "-E", f"offset={off}"]
+        if blocksize:
+            cmd += ["-b", str(blocksize)]
+        cmd += [str(self.path), f"{size // 1024}k"]
+        cache.run(cmd, env=dict(os.environ, MKE2FS_DEVICE_SECTSIZE="512"))
+
+    def _install_grub(self):
+        grub = grub_legacy() / "usr" / "sbin" / "grub"
+        script = f"device (hd0) {self.path}\nroot (hd0,0)\nsetup (hd0)\nquit\n"
+        res = subprocess.run([str(grub), "--batch", "--no-floppy", "--device-map=/dev/null"],
+                             input=script, capture_output=True, text=True)
+        if "Running \"install" not in res.stdout or "succeeded" not in res.stdout:
+            raise RuntimeError(f"grub setup failed:\n{res.stdout}\n{res.stderr}")
+
+    # --- files between boots --------------------------------------------
+    def _locate(self, path):
+        """Map a guest path to (partition index, path inside that filesystem)."""
+        if self.layout.separate_boot:
+            if path == "/boot" or path.startswith("/boot/"):
+                return 0, path[len("/boot"):] or "/"
+            return 1, path
+        return 0, path
+
+    def _spec(self, part):
+        return f"{self.path}?offset={self.parts[part][0]}"
+
+    def debugfs(self, part, commands, write=False):
+        cmd = ["debugfs"] + (["-w"] if write else []) + ["-f", "-", self._spec(part)]
+        res = subprocess.run(cmd, input="\n".join(commands) + "\n", capture_output=True, text=True)
+        return res.stdout, res.stderr
+
+    def read(self, path):
+        part, inner = self._locate(path)
+        res = subprocess.run(["debugfs", "-R", f"cat {inner}", self._spec(part)],
+                             capture_output=True)
+        if not self.exists(path):
+            raise FileNotFoundError(path)
+        return res.stdout
+
+    def exists(self, path):
+        part, inner = self._locate(path)
+        _, err = self.debugfs(part, [f"stat {inner}"])
+        return "File not found" not in err
+
+    def remove(self, path):
+        part, inner = self._locate(path)
+        self.debugfs(part, [f"rm {inner}"], write=True)
+
+    def write(self, path, data, mode=0o644):
+        """Replace a file (new inode); data is bytes or a host file path."""
+        part, inner = self._locate(path)
+        d, name = os.path.split(inner)
+        with tempfile.NamedTemporaryFile() as tmp:
+            if isinstance(data, (bytes, str)):
+                tmp.write(data.encode() if isinstance(data, str) else data)
+                tmp.flush()
+                src = tmp.name
+            else:
+                src = str(data)
+            _, err = self.debugfs(part, [f"cd {d or '/'}", f"rm {name}", f"write {src} {name}",
+                                         f"sif {name} mode 0{0o100000 | mode:o}"], write=True)
+        if not self.exists(path):
+            raise RuntimeError(f"debugfs could not write {path}: {err}")
+        if self.layout.fstype == "ext4" and path.startswith("/boot/"):
+            self.assert_not_sparse(path)
+
+    def rdump(self, path, dest):
+        part, inner = self._locate(path)
+        os.makedirs(dest, exist_ok=True)
+        self.debugfs(part, [f"rdump {inner} {dest}"])
+
+    def assert_not_sparse(self, path=None):
+        """GRUB 0.97 cannot read files with holes on ext4 (Error 16)."""
+        paths = [path] if path else self._boot_files()
+        for p in paths:
+            part, inner = self._locate(p)
+            out, _ = self.debugfs(part, [f"stat {inner}"])
+            size = int(re.search(r"Size: (\d+)", out).group(1))
+            blocks = int(re.search(r"Blockcount: (\d+)", out).group(1))
+            bs = self.layout.blocksize or 1024
+            if blocks * 512 < -(-size // bs) * bs:
+                raise RuntimeError(f"{p} is sparse on the image: GRUB Legacy cannot read it")
+
+    def _boot_files(self):
+        part, inner = self._locate("/boot")
+        out, _ = self.debugfs(part, [f"ls -p {inner}"])
+        names = [ln.split("/")[5] for ln in out.splitlines() if ln.startswith("/")]
+        return [f"/boot/{n}" for n in names if n.startswith(("vmlinuz-", "initrd.img-"))]

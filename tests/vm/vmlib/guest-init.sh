@@ -1,0 +1,52 @@
+#!/bin/busybox sh
+# /init of the test initramfs. Markers "KK:..." on the serial console are what
+# the host-side runner asserts on; keep their format in sync with qemu.py.
+/bin/busybox mkdir -p /sbin /usr/bin /usr/sbin
+/bin/busybox --install -s
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+echo "KK:RELEASE=$(uname -r)"
+echo "KK:CMDLINE=$(cat /proc/cmdline)"
+
+while read -r m; do
+	insmod "/lib/kk-modules/$m" 2>/dev/null
+done < /lib/kk-modules/order
+
+root=
+for arg in $(cat /proc/cmdline); do
+	case "$arg" in root=*) root="${arg#root=}" ;; esac
+done
+i=0
+while [ ! -b "$root" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+if ! mount -t ext4 -o rw "$root" /newroot; then
+	echo "KK:ERROR=cannot mount root '$root'"
+	poweroff -f
+fi
+for d in dev proc sys; do mount --bind /$d /newroot/$d; done
+# A separate /boot (or anything else) comes from the disk's own fstab.
+chroot /newroot /bin/busybox mount -a -t ext2,ext3,ext4
+
+# QEMU user networking with net=169.254.0.0/16: the metadata address is on-link.
+if [ -e /sys/class/net/eth0 ]; then
+	ip link set lo up
+	ip link set eth0 up
+	ip addr add 169.254.0.15/16 dev eth0
+fi
+
+if [ -f /newroot/kk/step ]; then
+	echo "KK:STEP-BEGIN"
+	chroot /newroot /bin/sh /kk/step
+	echo "KK:STEP-RC=$?"
+else
+	echo "KK:NO-STEP"
+fi
+
+sync
+for m in /newroot/boot /newroot/dev /newroot/proc /newroot/sys /newroot; do
+	mountpoint -q "$m" && umount "$m"
+done
+mountpoint -q /newroot && mount -o remount,ro /newroot
+sync
+echo "KK:POWEROFF"
+poweroff -f

@@ -1,0 +1,106 @@
+"""The guest's root tree: busybox, the kernelkeeper binary with its shared
+libraries, /boot with Debian kernels, GRUB Legacy files and menu.lst."""
+
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+
+from . import cache, disk, kernel
+
+CONSOLE = "console=ttyS0,115200 panic=1"
+
+
+def root_device(layout):
+    return "/dev/vda2" if layout.separate_boot else "/dev/vda1"
+
+
+def kernel_args(layout, marker):
+    """Kernel command line; `marker` (e.g. kk.entry=1) identifies the entry in
+    the kernel's own "Command line:" line, which is free of GRUB's escapes."""
+    return f"root={root_device(layout)} ro {CONSOLE} {marker}".strip()
+
+
+def menu_entry(layout, title, release, marker, initrd=True, kernel_path=None):
+    p = layout.grub_prefix
+    lines = [f"title {title}", "root (hd0,0)",
+             f"kernel {kernel_path or f'{p}/vmlinuz-{release}'} {kernel_args(layout, marker)}"]
+    if initrd:
+        lines.append(f"initrd {p}/initrd.img-{release}")
+    return "\n".join(lines) + "\n"
+
+
+def menu_header(default=0, fallback=None):
+    text = ("# GRUB Legacy menu written by kernelkeeper's VM tests\n"
+            "serial --unit=0 --speed=115200\nterminal serial\ntimeout 0\n"
+            f"default {default}\n")
+    if fallback is not None:
+        text += f"fallback {fallback}\n"
+    return text + "\n"
+
+
+def default_file(entry=0):
+    """/boot/grub/default in grub-set-default's padded format (>= 10 bytes)."""
+    return f"{entry}\n" + "#\n" * 10 + (
+        "# WARNING: If you want to edit this file directly, do not remove any line\n"
+        "# from this file, including this warning. Using `grub-set-default\' is\n"
+        "# strongly recommended.\n")
+
+
+def build_tree(stage, layout, kernels, binary, menu_lst):
+    stage = pathlib.Path(stage)
+    for d in ("bin", "sbin", "usr/bin", "usr/sbin", "etc", "dev", "proc", "sys", "tmp", "run",
+              "var/lib", "kk", "boot/grub", "lib/modules"):
+        (stage / d).mkdir(parents=True, exist_ok=True)
+    _install_busybox(stage)
+    if binary:
+        install_binary(stage, binary)
+    (stage / "etc" / "fstab").write_text(
+        f"{root_device(layout)} / ext4 rw 0 1\n"
+        + (f"/dev/vda1 /boot {layout.fstype} rw 0 2\n" if layout.separate_boot else ""))
+    (stage / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    (stage / "etc" / "group").write_text("root:x:0:\n")
+    for k in kernels:
+        install_kernel(stage, k)
+    grub_dir = stage / "boot" / "grub"
+    src = disk.grub_legacy() / "usr" / "lib" / "grub" / "x86_64-pc"
+    for name in ("stage1", "stage2", "e2fs_stage1_5"):
+        shutil.copy2(src / name, grub_dir / name)
+    (grub_dir / "menu.lst").write_text(menu_lst)
+    (grub_dir / "default").write_text(default_file())
+    (grub_dir / "device.map").write_text("(hd0)\t/dev/vda\n")
+
+
+def install_kernel(stage, k):
+    boot = pathlib.Path(stage) / "boot"
+    shutil.copy2(k.vmlinuz, boot / f"vmlinuz-{k.release}")
+    shutil.copy2(k.config, boot / f"config-{k.release}")
+    shutil.copy2(k.initrd, boot / f"initrd.img-{k.release}")
+
+
+def _install_busybox(stage):
+    bb = kernel.busybox()
+    shutil.copy2(bb, stage / "bin" / "busybox")
+    applets = subprocess.run([str(bb), "--list-full"], capture_output=True, text=True,
+                             check=True).stdout.split()
+    for rel in applets:
+        link = stage / rel
+        if not link.exists() and not link.is_symlink():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to("/bin/busybox")
+
+
+def install_binary(stage, binary, dest="usr/sbin/kernelkeeper"):
+    """Copy a dynamically linked host binary plus every library ldd names."""
+    stage = pathlib.Path(stage)
+    target = stage / dest
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(binary, target)
+    out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=True).stdout
+    for path in re.findall(r"(/\S+) \(0x", out):
+        real = os.path.realpath(path)
+        dst = stage / path.lstrip("/")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if not dst.exists():
+            shutil.copy2(real, dst)
