@@ -11,6 +11,7 @@ seabios
 fdisk
 e2fsprogs
 libc6-i386
+qemu-user
 cpio
 kmod
 python3
@@ -18,7 +19,8 @@ python3
 # qemu-system-x86: the VM (TCG); seabios: the BIOS that runs GRUB Legacy's MBR.
 # fdisk: sfdisk (partition table without loop devices).
 # e2fsprogs: mke2fs -d / debugfs (filesystems without mounting).
-# libc6-i386: the grub-legacy shell is a 32-bit binary.
+# libc6-i386: the grub-legacy shell is a 32-bit binary; qemu-user (qemu-i386)
+#   runs it on hosts whose kernel cannot execute 32-bit code.
 # cpio: initramfs archives; kmod: depmod/modprobe for the guest's module tree.
 
 missing=""

@@ -45,6 +45,17 @@ def grub_legacy():
     return cache.unpacked("grub-legacy")
 
 
+def grub_shell():
+    """argv prefix running the 32-bit grub shell. Some hosts (PVM/Firecracker
+    kernels) refuse 32-bit ELF with ENOEXEC; qemu-i386 runs the same binary."""
+    grub = str(grub_legacy() / "usr" / "sbin" / "grub")
+    try:
+        subprocess.run([grub, "--version"], capture_output=True, check=True)
+        return [grub]
+    except OSError:
+        return ["qemu-i386", grub]
+
+
 class Disk:
     def __init__(self, path, layout):
         self.path = pathlib.Path(path)
@@ -94,9 +105,8 @@ class Disk:
         cache.run(cmd, env=dict(os.environ, MKE2FS_DEVICE_SECTSIZE="512"))
 
     def _install_grub(self):
-        grub = grub_legacy() / "usr" / "sbin" / "grub"
         script = f"device (hd0) {self.path}\nroot (hd0,0)\nsetup (hd0)\nquit\n"
-        res = subprocess.run([str(grub), "--batch", "--no-floppy", "--device-map=/dev/null"],
+        res = subprocess.run(grub_shell() + ["--batch", "--no-floppy", "--device-map=/dev/null"],
                              input=script, capture_output=True, text=True)
         if "Running \"install" not in res.stdout or "succeeded" not in res.stdout:
             raise RuntimeError(f"grub setup failed:\n{res.stdout}\n{res.stderr}")

@@ -10,7 +10,7 @@ echo "KK:RELEASE=$(uname -r)"
 echo "KK:CMDLINE=$(cat /proc/cmdline)"
 
 while read -r m; do
-	insmod "/lib/kk-modules/$m" 2>/dev/null
+	insmod "/lib/kk-modules/$m" 2>&1 | sed "s/^/KK:INSMOD-FAILED $m: /"
 done < /lib/kk-modules/order
 
 root=
@@ -34,6 +34,8 @@ if [ -e /sys/class/net/eth0 ]; then
 	ip addr add 169.254.0.15/16 dev eth0
 fi
 
+# Keep kernel messages from interleaving with the step's output.
+dmesg -n 1
 if [ -f /newroot/kk/step ]; then
 	echo "KK:STEP-BEGIN"
 	chroot /newroot /bin/sh /kk/step
