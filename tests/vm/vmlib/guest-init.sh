@@ -10,7 +10,8 @@ echo "KK:RELEASE=$(uname -r)"
 echo "KK:CMDLINE=$(cat /proc/cmdline)"
 
 while read -r m; do
-	insmod "/lib/kk-modules/$m" 2>&1 | sed "s/^/KK:INSMOD-FAILED $m: /"
+	# ENODEV = hardware absent (crc32c-intel without SSE4.2): not an error
+	insmod "/lib/kk-modules/$m" 2>&1 | grep -v 'No such device' | sed "s/^/KK:INSMOD-FAILED $m: /"
 done < /lib/kk-modules/order
 
 root=
@@ -19,10 +20,12 @@ for arg in $(cat /proc/cmdline); do
 done
 i=0
 while [ ! -b "$root" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-if ! mount -t ext4 -o rw "$root" /newroot; then
+# No -t: busybox probes ext3 before ext4, so /proc/mounts names the real type.
+if ! mount -o rw "$root" /newroot; then
 	echo "KK:ERROR=cannot mount root '$root'"
 	poweroff -f
 fi
+echo "KK:ROOTFS=$(awk '$2 == "/newroot" { print $3 }' /proc/mounts)"
 for d in dev proc sys; do mount --bind /$d /newroot/$d; done
 # A separate /boot (or anything else) comes from the disk's own fstab.
 chroot /newroot /bin/busybox mount -a -t ext2,ext3,ext4

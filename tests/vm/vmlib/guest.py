@@ -57,7 +57,7 @@ def build_tree(stage, layout, kernels, binary, menu_lst):
     if binary:
         install_binary(stage, binary)
     (stage / "etc" / "fstab").write_text(
-        f"{root_device(layout)} / ext4 rw 0 1\n"
+        f"{root_device(layout)} / {'ext4' if layout.separate_boot else layout.fstype} rw 0 1\n"
         + (f"/dev/vda1 /boot {layout.fstype} rw 0 2\n" if layout.separate_boot else ""))
     (stage / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
     (stage / "etc" / "group").write_text("root:x:0:\n")

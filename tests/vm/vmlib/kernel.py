@@ -48,8 +48,9 @@ def get(package):
 
 
 def _module_files(tree, release):
-    out = cache.run(["modprobe", "-d", str(tree), "-S", release, "--show-depends"] + MODULES,
-                    capture_output=True, text=True).stdout
+    # one module per call: modprobe takes further words as module parameters
+    out = "".join(cache.run(["modprobe", "-d", str(tree), "-S", release, "--show-depends", m],
+                            capture_output=True, text=True).stdout for m in MODULES)
     files = []
     for line in out.splitlines():
         words = line.split()
