@@ -25,6 +25,10 @@ static void help(void)
                "Verbs:\n"
                "  menu show               what GRUB will boot, entries and hazards\n"
                "  menu check              exit 0 only if the default and fallbacks would load\n"
+               "  menu add --title T --kernel PATH [--initrd PATH] [--args ARGS]\n"
+               "           [--root-device (hdN,M)] [--first]\n"
+               "                          add an entry; GRUB keeps booting what it booted\n"
+               "  menu remove SEL         remove an entry (not the default or a fallback)\n"
                "  pin --default SEL [--fallback SEL]... [--no-fallback]\n"
                "                          make GRUB boot SEL (title=, kernel=, release= or bare)\n"
                "  pin --reapply           restore the recorded pin after a foreign rewrite\n"
@@ -42,7 +46,7 @@ static void help(void)
 int cli_check_options(const CliArgs *a, unsigned allowed, const char *verb)
 {
         static const char *const names[] = { "--default", "--fallback", "--no-fallback", "--reapply",
-                                             "--metadata-url", "--foreground" };
+                                             "--metadata-url", "--foreground", "--title/--kernel/--initrd/--args/--root-device/--first" };
         for (size_t i = 0; i < ELEMENTSOF(names); i++)
                 if ((a->seen & (1u << i)) && !(allowed & (1u << i))) {
                         log_error("'%s' does not take %s", verb, names[i]);
@@ -57,12 +61,18 @@ static void args_done(CliArgs *a)
         strv_free(a->fallback_sels);
         free(a->default_sel);
         free(a->metadata_url);
+        free(a->title);
+        free(a->kernel);
+        free(a->initrd);
+        free(a->kargs);
+        free(a->root_device);
 }
 
 int cli_run(int argc, char **argv)
 {
         enum { ARG_ROOT = 0x100, ARG_CONFIG, ARG_JSON, ARG_VERBOSE, ARG_HELP, ARG_VERSION, ARG_DEFAULT,
-               ARG_FALLBACK, ARG_NO_FALLBACK, ARG_REAPPLY, ARG_METADATA_URL, ARG_FOREGROUND };
+               ARG_FALLBACK, ARG_NO_FALLBACK, ARG_REAPPLY, ARG_METADATA_URL, ARG_FOREGROUND,
+               ARG_TITLE, ARG_KERNEL, ARG_INITRD, ARG_ARGS, ARG_ROOT_DEVICE, ARG_FIRST };
         static const struct option options[] = {
                 { "root", required_argument, NULL, ARG_ROOT },
                 { "config", required_argument, NULL, ARG_CONFIG },
@@ -76,6 +86,12 @@ int cli_run(int argc, char **argv)
                 { "reapply", no_argument, NULL, ARG_REAPPLY },
                 { "metadata-url", required_argument, NULL, ARG_METADATA_URL },
                 { "foreground", no_argument, NULL, ARG_FOREGROUND },
+                { "title", required_argument, NULL, ARG_TITLE },
+                { "kernel", required_argument, NULL, ARG_KERNEL },
+                { "initrd", required_argument, NULL, ARG_INITRD },
+                { "args", required_argument, NULL, ARG_ARGS },
+                { "root-device", required_argument, NULL, ARG_ROOT_DEVICE },
+                { "first", no_argument, NULL, ARG_FIRST },
                 {}
         };
 
@@ -134,6 +150,26 @@ int cli_run(int argc, char **argv)
                 case ARG_FOREGROUND:
                         a.foreground = true;
                         a.seen |= OPT_FOREGROUND;
+                        break;
+                case ARG_TITLE:
+                case ARG_KERNEL:
+                case ARG_INITRD:
+                case ARG_ARGS:
+                case ARG_ROOT_DEVICE: {
+                        char **slot = c == ARG_TITLE    ? &a.title
+                                      : c == ARG_KERNEL ? &a.kernel
+                                      : c == ARG_INITRD ? &a.initrd
+                                      : c == ARG_ARGS   ? &a.kargs
+                                                        : &a.root_device;
+                        free(*slot);
+                        if (!(*slot = strdup(optarg)))
+                                return log_oom(), EXIT_PROBLEM;
+                        a.seen |= OPT_ENTRY;
+                        break;
+                }
+                case ARG_FIRST:
+                        a.first = true;
+                        a.seen |= OPT_ENTRY;
                         break;
                 case '?':
                 default:

@@ -14,6 +14,8 @@ typedef struct CliArgs {
         bool reapply;          /* pin --reapply */
         char *metadata_url;    /* --metadata-url */
         bool foreground;       /* daemon: log to stderr even under systemd */
+        char *title, *kernel, *initrd, *kargs, *root_device; /* menu add */
+        bool first;            /* menu add --first */
         unsigned seen;         /* bit set of CliOption given */
 } CliArgs;
 
@@ -24,6 +26,7 @@ typedef enum CliOption {
         OPT_REAPPLY = 1 << 3,
         OPT_METADATA_URL = 1 << 4,
         OPT_FOREGROUND = 1 << 5,
+        OPT_ENTRY = 1 << 6,    /* --title --kernel --initrd --args --root-device --first */
 } CliOption;
 
 int cli_run(int argc, char **argv);

@@ -4,6 +4,7 @@
 #include "common/macro.h"
 #include "daemon/cli.h"
 #include "daemon/log.h"
+#include "daemon/menu-edit.h"
 #include "daemon/menu-json.h"
 #include "daemon/menu-load.h"
 #include "daemon/state.h"
@@ -40,7 +41,7 @@ static int menu_show(Context *ctx)
 
         printf("menu:     %s (%s)\n", lm->path, ctx->config.dialect == MENU_DIALECT_PVGRUB ? "PV-GRUB" : "GRUB 0.97");
         if (info->default_entry >= 0)
-                print_entry_line(info->default_saved ? "default:" : "default:", &info->entries[info->default_entry]);
+                print_entry_line("default:", &info->entries[info->default_entry]);
         else
                 printf("default:  none (no entries)\n");
         if (info->default_saved)
@@ -94,9 +95,25 @@ static int menu_check(Context *ctx)
 
 int verb_menu(Context *ctx, CliArgs *args)
 {
+        const char *what = args->words[1] ? args->words[1] : "show";
+        if (streq(what, "add")) {
+                if (cli_check_options(args, OPT_ENTRY, "menu add") < 0 || args->words[2]) {
+                        log_error("'menu add' takes --title, --kernel, --initrd, --args, --root-device, --first");
+                        return EXIT_USAGE;
+                }
+                NewEntry e = { .title = args->title, .kernel = args->kernel, .initrd = args->initrd,
+                               .args = args->kargs, .root_device = args->root_device, .first = args->first };
+                return menu_add_entry(ctx, &e) < 0 ? EXIT_PROBLEM : EXIT_OK;
+        }
         if (cli_check_options(args, 0, "menu") < 0)
                 return EXIT_USAGE;
-        const char *what = args->words[1] ? args->words[1] : "show";
+        if (streq(what, "remove")) {
+                if (!args->words[2] || args->words[3]) {
+                        log_error("'menu remove' takes one selector");
+                        return EXIT_USAGE;
+                }
+                return menu_remove_entry(ctx, args->words[2]) < 0 ? EXIT_PROBLEM : EXIT_OK;
+        }
         if (args->words[1] && args->words[2]) {
                 log_error("'menu %s' takes no further arguments", what);
                 return EXIT_USAGE;
@@ -105,6 +122,6 @@ int verb_menu(Context *ctx, CliArgs *args)
                 return menu_show(ctx);
         if (streq(what, "check"))
                 return menu_check(ctx);
-        log_error("Unknown 'menu' verb '%s': use show or check", what);
+        log_error("Unknown 'menu' verb '%s': use show, check, add or remove", what);
         return EXIT_USAGE;
 }

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <string.h>
+
+#include "common/macro.h"
+#include "common/strv.h"
+#include "daemon/log.h"
+#include "daemon/menu-edit.h"
+
+/* After entries moved (map[old] = new index, -1 for gone), make GRUB boot the same entries. */
+static int keep_boot_order(const Context *ctx, const LoadedMenu *lm, MenuLst *m, const int *map)
+{
+        const MenuInfo *info = lm->info;
+        int want_default = map[info->default_entry], want_fb[MENULST_MAX_FALLBACK];
+        for (size_t i = 0; i < info->n_fallback; i++)
+                want_fb[i] = map[info->fallback[i]];
+
+        _cleanup_free_ char *default_file = NULL;
+        size_t default_size = 0;
+        int r = 0;
+        if (want_default != info->default_entry) {
+                char num[16];
+                snprintf(num, sizeof num, "%d", want_default);
+                r = info->default_saved ? menulst_format_default_file(want_default, &default_file, &default_size)
+                                        : menulst_set_global(m, ctx->config.dialect, "default", num);
+        }
+        if (r >= 0 && info->n_fallback > 0 && memcmp(want_fb, info->fallback, info->n_fallback * sizeof(int)) != 0) {
+                char list[MENULST_MAX_FALLBACK * 12 + 1] = "";
+                size_t k = 0;
+                for (size_t i = 0; i < info->n_fallback; i++)
+                        k += (size_t) snprintf(list + k, sizeof list - k, "%s%d", i ? " " : "", want_fb[i]);
+                r = menulst_set_global(m, ctx->config.dialect, "fallback", list);
+        }
+        if (r < 0)
+                return log_error_errno(r, "Cannot edit the menu: %m");
+
+        _cleanup_(menu_info_freep) MenuInfo *after = NULL;
+        r = menu_evaluate(ctx, lm, m, default_file ? default_file : lm->default_data,
+                          default_file ? default_size : lm->default_size, &after);
+        if (r < 0)
+                return log_error_errno(r, "Cannot evaluate the new menu: %m");
+        if (after->default_entry != want_default || after->n_fallback != info->n_fallback ||
+            memcmp(after->fallback, want_fb, info->n_fallback * sizeof(int)) != 0)
+                return log_error_errno(EPROTO, "Cannot keep GRUB's boot order in %s; nothing written", lm->path);
+        return menu_write(ctx, lm, m, default_file, default_size);
+}
+
+int menu_add_entry(const Context *ctx, const NewEntry *e)
+{
+        if (!e->title || !e->kernel || strchr(e->title, '\n') || strchr(e->kernel, ' ') ||
+            (e->args && strchr(e->args, '\n')) || (e->initrd && strchr(e->initrd, ' ')))
+                return log_error_errno(EINVAL, "'menu add' needs --title and --kernel (one line each, paths without blanks)");
+        _cleanup_(loaded_menu_freep) LoadedMenu *lm = NULL;
+        int r = menu_load(ctx, &lm);
+        if (r < 0)
+                return r;
+        const MenuInfo *info = lm->info;
+
+        _cleanup_strv_free_ char **lines = NULL;
+        r = strv_pushf(&lines, "title %s", e->title);
+        if (r >= 0 && e->root_device)
+                r = strv_pushf(&lines, "root %s", e->root_device);
+        if (r >= 0)
+                r = strv_pushf(&lines, "kernel %s%s%s", e->kernel, e->args ? " " : "", e->args ? e->args : "");
+        if (r >= 0 && e->initrd)
+                r = strv_pushf(&lines, "initrd %s", e->initrd);
+        if (r < 0)
+                return log_oom();
+
+        _cleanup_(menulst_freep) MenuLst *m = menulst_copy(lm->menu);
+        if (!m)
+                return log_oom();
+        r = menulst_add_entry(m, info, (const char *const *) lines, e->first && info->n_entries ? 0 : -1);
+        if (r < 0)
+                return log_error_errno(r, "Cannot add the entry: %m");
+        if (info->n_entries == 0)
+                return menu_write(ctx, lm, m, NULL, 0);
+
+        _cleanup_free_ int *map = calloc(info->n_entries, sizeof(int));
+        if (!map)
+                return log_oom();
+        for (size_t i = 0; i < info->n_entries; i++)
+                map[i] = (int) i + (e->first ? 1 : 0);
+        r = keep_boot_order(ctx, lm, m, map);
+        if (r < 0)
+                return r;
+        log_info("Added '%s' to %s", e->title, lm->path);
+        return 0;
+}
+
+int menu_remove_entry(const Context *ctx, const char *selector)
+{
+        _cleanup_(loaded_menu_freep) LoadedMenu *lm = NULL;
+        int r = menu_load(ctx, &lm);
+        if (r < 0)
+                return r;
+        const MenuInfo *info = lm->info;
+        MenuSelectError e;
+        int idx;
+        if (menulst_select(info, selector, &e, &idx) < 0)
+                return log_error_errno(e == MENU_SELECT_AMBIGUOUS ? EEXIST : ENOENT, "%s '%s' in %s",
+                                       e == MENU_SELECT_AMBIGUOUS ? "Several entries match" : "No entry matches",
+                                       selector, lm->path);
+        bool in_use = idx == info->default_entry;
+        for (size_t i = 0; i < info->n_fallback; i++)
+                in_use = in_use || info->fallback[i] == idx;
+        if (in_use)
+                return log_error_errno(EBUSY, "Entry %d '%s' is GRUB's default or a fallback; pin another entry first",
+                                       idx, info->entries[idx].title);
+
+        _cleanup_(menulst_freep) MenuLst *m = menulst_copy(lm->menu);
+        if (!m)
+                return log_oom();
+        r = menulst_remove_entry(m, info, idx);
+        if (r < 0)
+                return log_error_errno(r, "Cannot remove the entry: %m");
+        _cleanup_free_ int *map = calloc(info->n_entries, sizeof(int));
+        if (!map)
+                return log_oom();
+        for (size_t i = 0; i < info->n_entries; i++)
+                map[i] = (int) i < idx ? (int) i : (int) i == idx ? -1 : (int) i - 1;
+        r = keep_boot_order(ctx, lm, m, map);
+        if (r < 0)
+                return r;
+        log_info("Removed entry %d '%s' from %s", idx, info->entries[idx].title, lm->path);
+        return 0;
+}
