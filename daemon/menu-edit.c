@@ -10,38 +10,10 @@
 static int keep_boot_order(const Context *ctx, const LoadedMenu *lm, MenuLst *m, const int *map)
 {
         const MenuInfo *info = lm->info;
-        int want_default = map[info->default_entry], want_fb[MENULST_MAX_FALLBACK];
+        int fb[MENULST_MAX_FALLBACK];
         for (size_t i = 0; i < info->n_fallback; i++)
-                want_fb[i] = map[info->fallback[i]];
-
-        _cleanup_free_ char *default_file = NULL;
-        size_t default_size = 0;
-        int r = 0;
-        if (want_default != info->default_entry) {
-                char num[16];
-                snprintf(num, sizeof num, "%d", want_default);
-                r = info->default_saved ? menulst_format_default_file(want_default, &default_file, &default_size)
-                                        : menulst_set_global(m, ctx->config.dialect, "default", num);
-        }
-        if (r >= 0 && info->n_fallback > 0 && memcmp(want_fb, info->fallback, info->n_fallback * sizeof(int)) != 0) {
-                char list[MENULST_MAX_FALLBACK * 12 + 1] = "";
-                size_t k = 0;
-                for (size_t i = 0; i < info->n_fallback; i++)
-                        k += (size_t) snprintf(list + k, sizeof list - k, "%s%d", i ? " " : "", want_fb[i]);
-                r = menulst_set_global(m, ctx->config.dialect, "fallback", list);
-        }
-        if (r < 0)
-                return log_error_errno(r, "Cannot edit the menu: %m");
-
-        _cleanup_(menu_info_freep) MenuInfo *after = NULL;
-        r = menu_evaluate(ctx, lm, m, default_file ? default_file : lm->default_data,
-                          default_file ? default_size : lm->default_size, &after);
-        if (r < 0)
-                return log_error_errno(r, "Cannot evaluate the new menu: %m");
-        if (after->default_entry != want_default || after->n_fallback != info->n_fallback ||
-            memcmp(after->fallback, want_fb, info->n_fallback * sizeof(int)) != 0)
-                return log_error_errno(EPROTO, "Cannot keep GRUB's boot order in %s; nothing written", lm->path);
-        return menu_write(ctx, lm, m, default_file, default_size);
+                fb[i] = map[info->fallback[i]];
+        return menu_write_boot_order(ctx, lm, m, map[info->default_entry], fb, info->n_fallback, NULL);
 }
 
 int menu_add_entry(const Context *ctx, const NewEntry *e)

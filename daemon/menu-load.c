@@ -156,3 +156,48 @@ int menu_write(const Context *ctx, const LoadedMenu *lm, const MenuLst *m, const
         }
         return 0;
 }
+
+int menu_write_boot_order(const Context *ctx, const LoadedMenu *lm, MenuLst *m, int default_entry,
+                          const int *fallback, size_t n_fallback, MenuInfo **ret_after)
+{
+        const MenuInfo *info = lm->info;
+        _cleanup_free_ char *default_file = NULL;
+        size_t default_size = 0;
+        int r = 0;
+        if (default_entry != info->default_entry) {
+                char num[16];
+                snprintf(num, sizeof num, "%d", default_entry);
+                /* under `default saved` GRUB takes the entry from the default file */
+                r = info->default_saved ? menulst_format_default_file(default_entry, &default_file, &default_size)
+                                        : menulst_set_global(m, ctx->config.dialect, "default", num);
+        }
+        bool fb_same = !fallback ||
+                       (n_fallback == info->n_fallback && memcmp(fallback, info->fallback, n_fallback * sizeof(int)) == 0);
+        if (r >= 0 && !fb_same) {
+                char list[MENULST_MAX_FALLBACK * 12 + 1] = "";
+                size_t k = 0;
+                for (size_t i = 0; i < n_fallback && i < MENULST_MAX_FALLBACK; i++)
+                        k += (size_t) snprintf(list + k, sizeof list - k, "%s%d", i ? " " : "", fallback[i]);
+                r = menulst_set_global(m, ctx->config.dialect, "fallback", n_fallback ? list : NULL);
+        }
+        if (r < 0)
+                return log_error_errno(r, "Cannot edit the menu: %m");
+
+        /* check our own work the way GRUB will read it */
+        _cleanup_(menu_info_freep) MenuInfo *after = NULL;
+        r = menu_evaluate(ctx, lm, m, default_file ? default_file : lm->default_data,
+                          default_file ? default_size : lm->default_size, &after);
+        if (r < 0)
+                return log_error_errno(r, "Cannot evaluate the new menu: %m");
+        if (after->default_entry != default_entry ||
+            (fallback && (after->n_fallback != n_fallback ||
+                          memcmp(after->fallback, fallback, n_fallback * sizeof(int)) != 0)))
+                return log_error_errno(EPROTO, "Cannot express this boot order in %s (GRUB would boot entry %d); nothing written",
+                                       lm->path, after->default_entry);
+        r = menu_write(ctx, lm, m, default_file, default_size);
+        if (r < 0)
+                return r;
+        if (ret_after)
+                *ret_after = TAKE_PTR(after);
+        return 0;
+}

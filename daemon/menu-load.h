@@ -37,3 +37,10 @@ int menu_evaluate(const Context *ctx, const LoadedMenu *lm, const MenuLst *m, co
  * that exists. Refuses (-EBUSY) if the file changed since it was loaded. Logs its errors. */
 int menu_write(const Context *ctx, const LoadedMenu *lm, const MenuLst *m, const char *default_data,
                size_t default_size);
+
+/* Makes GRUB boot default_entry first and then the fallback list (left alone when fallback is NULL):
+ * edits the default/fallback lines of m, or the 'default' file under `default saved`; verifies the
+ * result the way GRUB reads it and writes it with menu_write(). *ret_after (may be NULL) gets the
+ * evaluation of what was written. Logs its errors. */
+int menu_write_boot_order(const Context *ctx, const LoadedMenu *lm, MenuLst *m, int default_entry,
+                          const int *fallback, size_t n_fallback, MenuInfo **ret_after);

@@ -129,39 +129,8 @@ int pin_enforce(const Context *ctx, const Pin *pin, PinOutcome *ret_outcome, cha
         _cleanup_(menulst_freep) MenuLst *m = menulst_copy(lm->menu);
         if (!m)
                 return log_oom();
-        _cleanup_free_ char *default_file = NULL;
-        size_t default_size = 0;
-        char num[16], list[MENULST_MAX_FALLBACK * 12 + 1] = "";
-        snprintf(num, sizeof num, "%d", want_default);
-        if (info->default_saved) {
-                /* `default saved` stays: GRUB reads the entry from the default file */
-                r = menulst_format_default_file(want_default, &default_file, &default_size);
-        } else
-                r = menulst_set_global(m, ctx->config.dialect, "default", num);
-        if (r < 0)
-                return log_error_errno(r, "Cannot edit the menu: %m");
-        if (pin->fallback_sels) {
-                size_t k = 0;
-                for (size_t i = 0; i < n_fb; i++)
-                        k += (size_t) snprintf(list + k, sizeof list - k, "%s%d", i ? " " : "", want_fb[i]);
-                r = menulst_set_global(m, ctx->config.dialect, "fallback", n_fb ? list : NULL);
-                if (r < 0)
-                        return log_error_errno(r, "Cannot edit the menu: %m");
-        }
-
-        /* check our own work the way GRUB will read it */
         _cleanup_(menu_info_freep) MenuInfo *after = NULL;
-        r = menu_evaluate(ctx, lm, m, default_file ? default_file : lm->default_data,
-                          default_file ? default_size : lm->default_size, &after);
-        if (r < 0)
-                return log_error_errno(r, "Cannot evaluate the new menu: %m");
-        if (after->default_entry != want_default ||
-            (pin->fallback_sels &&
-             (after->n_fallback != n_fb || memcmp(after->fallback, want_fb, n_fb * sizeof(int)) != 0)))
-                return log_error_errno(EPROTO, "Cannot express the pin in %s (GRUB would still boot entry %d)",
-                                       lm->path, after->default_entry);
-
-        r = menu_write(ctx, lm, m, default_file, default_size);
+        r = menu_write_boot_order(ctx, lm, m, want_default, pin->fallback_sels ? want_fb : NULL, n_fb, &after);
         if (r < 0)
                 return r;
 
@@ -174,5 +143,56 @@ int pin_enforce(const Context *ctx, const Pin *pin, PinOutcome *ret_outcome, cha
                         *ret_summary = NULL;
         }
         *ret_outcome = PIN_RESTORED;
+        return 0;
+}
+
+static int record_restore(const Context *ctx, json_t *state, const char *summary)
+{
+        _cleanup_free_ char *now = now_iso8601();
+        json_t *j = json_pack("{s:s, s:s}", "at", now ? now : "unknown", "change", summary ? summary : "");
+        if (!j || json_object_set_new(state, "last_restore", j) < 0)
+                return log_oom();
+        /* a counter, so tests and `status` can tell one restore per foreign rewrite from a fight */
+        json_int_t n = json_integer_value(json_object_get(state, "restores"));
+        if (json_object_set_new(state, "restores", json_integer(n + 1)) < 0)
+                return log_oom();
+        return state_save(ctx, state);
+}
+
+int pin_reapply(const Context *ctx, PinOutcome *ret_outcome, char **ret_default_sel)
+{
+        _cleanup_json_ json_t *state = NULL;
+        int r = state_load(ctx, &state);
+        if (r < 0)
+                return r;
+        _cleanup_(pin_done) Pin pin = {};
+        r = pin_from_state(state, &pin);
+        if (r == -ENOENT) {
+                *ret_outcome = PIN_NONE;
+                if (ret_default_sel)
+                        *ret_default_sel = NULL;
+                return 0;
+        }
+        if (r < 0)
+                return log_error_errno(r, "The recorded pin is corrupt: %m");
+
+        PinOutcome outcome;
+        _cleanup_free_ char *summary = NULL;
+        r = pin_enforce(ctx, &pin, &outcome, &summary);
+        if (r < 0)
+                return r;
+        if (outcome == PIN_RESTORED) {
+                _cleanup_free_ char *f = NULL;
+                const char *fields[] = { NULL, NULL };
+                if (asprintf(&f, "KK_CHANGE=%s", summary ? summary : "") >= 0)
+                        fields[0] = f;
+                log_event(LOG_NOTICE, KK_MESSAGE_PIN_RESTORED, fields, "Pin restored (%s)", summary ? summary : "");
+                r = record_restore(ctx, state, summary);
+                if (r < 0)
+                        return r;
+        }
+        *ret_outcome = outcome;
+        if (ret_default_sel)
+                *ret_default_sel = TAKE_PTR(pin.default_sel);
         return 0;
 }
