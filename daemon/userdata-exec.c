@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <systemd/sd-journal.h>
+#include <time.h>
+
+#include "common/chase.h"
+#include "common/fileio.h"
+#include "common/macro.h"
+#include "daemon/log.h"
+#include "daemon/userdata.h"
+
+/* after SIGTERM on timeout, the group gets this long before SIGKILL */
+#define KILL_GRACE_MSEC 5000
+/* after the script exits, output still queued in the pipe is read for at most this long; a
+ * background process that keeps the pipe open must not hold the runner */
+#define DRAIN_MSEC 200
+
+static long long now_msec(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int userdata_boot_id(const Context *ctx, char **ret)
+{
+        static const char rel[] = "/proc/sys/kernel/random/boot_id";
+        _cleanup_free_ char *in_tree = NULL, *data = NULL;
+        int r = -ENOENT;
+        if (!root_is_host(ctx->root) && chase_in_root(ctx->root, rel, 0, &in_tree) >= 0)
+                r = read_full_file(in_tree, 128, &data, NULL);
+        /* /proc files claim size 0: read_full_file reads to EOF regardless */
+        if (r == -ENOENT)
+                r = read_full_file(rel, 128, &data, NULL);
+        if (r < 0)
+                return r;
+        data[strcspn(data, "\r\n")] = 0;
+        if (isempty(data))
+                return -EBADMSG;
+        *ret = TAKE_PTR(data);
+        return 0;
+}
+
+int userdata_log_open(const Context *ctx, const char *instance_id, unsigned index, int *ret_fd, char **ret_path)
+{
+        _cleanup_free_ char *joined = path_join_root(ctx->root, ctx->config.log_dir), *dir = NULL, *path = NULL;
+        if (!joined)
+                return -ENOMEM;
+        int r = mkdir_p(joined, 0700);
+        if (r < 0)
+                return r;
+        if ((r = chase_in_root(ctx->root, ctx->config.log_dir, 0, &dir)) < 0)
+                return r;
+        /* script output may echo secrets (cloud-init CVE-2021-3429, CVE-2023-1786): owner only, even if
+         * the directory existed with looser bits */
+        if (chmod(dir, 0700) < 0)
+                return negative_errno();
+        if (asprintf(&path, "%s/userdata-%s-%u.log", dir, instance_id, index) < 0)
+                return -ENOMEM;
+        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+        if (fd < 0)
+                return negative_errno();
+        if (fchmod(fd, 0600) < 0) {
+                r = negative_errno();
+                close(fd);
+                return r;
+        }
+        *ret_fd = fd;
+        *ret_path = TAKE_PTR(path);
+        return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+        while (n > 0) {
+                ssize_t k = write(fd, p, n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                p += k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
+/* The script is handed to the kernel from a sealed memfd: no copy of it is written to disk, and
+ * nothing can change it between the hash and the exec. The fd stays open across exec (no
+ * MFD_CLOEXEC) because the interpreter of a #! script opens it as /dev/fd/N. */
+static int script_fd(const UserDataPart *p)
+{
+        _cleanup_close_ int fd = memfd_create("kernelkeeper-userdata", MFD_ALLOW_SEALING);
+        if (fd < 0)
+                return negative_errno();
+        int r = write_all(fd, p->data, p->size);
+        if (r < 0)
+                return r;
+        if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+                return negative_errno();
+        return TAKE_FD(fd);
+}
+
+static _noreturn_ void child(const ScriptRun *run, int memfd, int out_fd, const sigset_t *old_mask)
+{
+        /* its own session and process group: the timeout kills everything it started */
+        (void) setsid();
+        sigprocmask(SIG_SETMASK, old_mask, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0 ||
+            dup2(out_fd, STDERR_FILENO) < 0)
+                _exit(127);
+        if (chdir(run->cwd) < 0)
+                (void) chdir("/");
+        /* what scripts expect of a root shell, whatever the runner was started with */
+        umask(0022);
+
+        /* a fixed environment: nothing of the runner's (proxy settings, credentials) leaks in */
+        char instance[128], part[32];
+        snprintf(instance, sizeof instance, "KERNELKEEPER_INSTANCE_ID=%s", run->instance_id);
+        snprintf(part, sizeof part, "KERNELKEEPER_PART=%u", run->part->index);
+        char *envp[] = {
+                (char *) "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                (char *) "HOME=/root",
+                (char *) "LANG=C.UTF-8",
+                (char *) "USER=root",
+                (char *) "LOGNAME=root",
+                (char *) "SHELL=/bin/sh",
+                instance,
+                part,
+                NULL,
+        };
+        char name[64];
+        snprintf(name, sizeof name, "userdata-part-%u", run->part->index);
+        char *argv[] = { name, NULL };
+        fexecve(memfd, argv, envp);
+        dprintf(STDERR_FILENO, "kernelkeeper: cannot execute user-data part %u: %s\n", run->part->index,
+                strerror(errno));
+        _exit(127);
+}
+
+static int copy_output(int in_fd, int log_fd, int journal_fd, bool *ret_eof)
+{
+        char buf[16384];
+        ssize_t n = read(in_fd, buf, sizeof buf);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return 0;
+        if (n <= 0) {
+                *ret_eof = true;
+                return 0;
+        }
+        int r = write_all(log_fd, buf, (size_t) n);
+        if (journal_fd >= 0)
+                (void) write_all(journal_fd, buf, (size_t) n);
+        return r;
+}
+
+int userdata_script_exec(const ScriptRun *run, ScriptOutcome *ret)
+{
+        _cleanup_close_ int memfd = script_fd(run->part);
+        if (memfd < 0)
+                return memfd;
+        int pipefd[2];
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return negative_errno();
+        _cleanup_close_ int out_r = pipefd[0], out_w = pipefd[1];
+        _cleanup_close_ int journal_fd = -EBADF;
+        if (run->to_journal) {
+                /* the output keeps its own identifier so it is easy to find and to tell from ours */
+                journal_fd = sd_journal_stream_fd("kernelkeeper-userdata", LOG_INFO, false);
+                if (journal_fd >= 0)
+                        (void) fcntl(journal_fd, F_SETFD, FD_CLOEXEC);
+        }
+
+        /* SIGCHLD through a signalfd: one poll() waits for output, exit and timeout alike */
+        sigset_t mask, old_mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGCHLD);
+        if (sigprocmask(SIG_BLOCK, &mask, &old_mask) < 0)
+                return negative_errno();
+        int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (sfd < 0) {
+                int r = negative_errno();
+                sigprocmask(SIG_SETMASK, &old_mask, NULL);
+                return r;
+        }
+        _cleanup_close_ int sigfd = sfd;
+
+        long long start = now_msec();
+        pid_t pid = fork();
+        if (pid < 0) {
+                int r = negative_errno();
+                sigprocmask(SIG_SETMASK, &old_mask, NULL);
+                return r;
+        }
+        if (pid == 0)
+                child(run, memfd, out_w, &old_mask);
+        /* the parent's copies: EOF on the pipe must mean the script's side is closed */
+        close(TAKE_FD(out_w));
+        close(TAKE_FD(memfd));
+
+        long long deadline = run->timeout_sec ? start + (long long) run->timeout_sec * 1000 : -1;
+        long long kill_at = -1, drain_until = -1;
+        bool eof = false, exited = false, timed_out = false, warned = false;
+        int status = 0, r = 0;
+        while (!(exited && (eof || now_msec() >= drain_until))) {
+                long long now = now_msec(), wake = -1;
+                if (!exited && !timed_out && deadline >= 0)
+                        wake = deadline;
+                if (!exited && kill_at >= 0)
+                        wake = kill_at;
+                if (exited)
+                        wake = drain_until;
+                int timeout = wake < 0 ? -1 : (int) MAX(0LL, wake - now);
+                struct pollfd p[2] = { { .fd = eof ? -1 : out_r, .events = POLLIN }, { .fd = sigfd, .events = POLLIN } };
+                int k = poll(p, 2, timeout);
+                if (k < 0 && errno != EINTR) {
+                        r = negative_errno();
+                        break;
+                }
+                if (k > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+                        /* on a log write error keep reading: a full pipe would block the script */
+                        if ((r = copy_output(out_r, run->log_fd, journal_fd, &eof)) < 0 && !warned) {
+                                log_warning_errno(r, "Cannot copy the output of part %u to its log: %m",
+                                                  run->part->index);
+                                warned = true;
+                        }
+                if (k > 0 && (p[1].revents & POLLIN)) {
+                        struct signalfd_siginfo si;
+                        while (read(sigfd, &si, sizeof si) > 0)
+                                ;
+                }
+                if (!exited && waitpid(pid, &status, WNOHANG) == pid) {
+                        exited = true;
+                        drain_until = now_msec() + DRAIN_MSEC;
+                }
+                now = now_msec();
+                if (!exited && !timed_out && deadline >= 0 && now >= deadline) {
+                        timed_out = true;
+                        (void) kill(-pid, SIGTERM);
+                        kill_at = now + KILL_GRACE_MSEC;
+                } else if (!exited && kill_at >= 0 && now >= kill_at) {
+                        (void) kill(-pid, SIGKILL);
+                        kill_at = -1;
+                }
+        }
+        if (!exited)
+                (void) waitpid(pid, &status, 0);
+        if (timed_out)
+                (void) kill(-pid, SIGKILL); /* whatever of the group is left */
+        sigprocmask(SIG_SETMASK, &old_mask, NULL);
+
+        *ret = (ScriptOutcome){
+                .exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                .signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0,
+                .timed_out = timed_out,
+                .duration_msec = now_msec() - start,
+        };
+        return 0;
+}

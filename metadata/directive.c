@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <jansson.h>
+#include <string.h>
+
+#include "common/macro.h"
+#include "common/strv.h"
+#include "metadata/decode-error.h"
+#include "metadata/directive.h"
+
+#define _cleanup_json_ _cleanup_(json_decrefp)
+
+bool directive_detect(const char *data, size_t size)
+{
+        size_t n = strlen(DIRECTIVE_TOKEN);
+        if (size < n || memcmp(data, DIRECTIVE_TOKEN, n) != 0)
+                return false;
+        return size == n || strchr(" \t\r\n{", data[n]);
+}
+
+Directive *directive_free(Directive *d)
+{
+        if (!d)
+                return NULL;
+        free(d->pin_default);
+        strv_free(d->pin_fallback);
+        free(d);
+        return NULL;
+}
+
+/* Selectors end up in log lines and in state: printable, bounded. */
+static bool selector_ok(const char *s)
+{
+        size_t n = strlen(s);
+        if (n == 0 || n > DIRECTIVE_SELECTOR_MAX)
+                return false;
+        for (const char *p = s; *p; p++)
+                if ((unsigned char) *p < ' ' || *p == 127)
+                        return false;
+        return true;
+}
+
+static int parse_pin(json_t *pin, Directive *d, char **ret_error)
+{
+        if (!json_is_object(pin))
+                return decode_error(ret_error, -EINVAL, "directive: \"pin\" must be an object");
+        const char *key;
+        json_t *v;
+        json_object_foreach(pin, key, v) {
+                if (streq(key, "default")) {
+                        if (!json_is_string(v) || !selector_ok(json_string_value(v)))
+                                return decode_error(ret_error, -EINVAL,
+                                                    "directive: \"pin.default\" must be a non-empty selector string "
+                                                    "of at most %u printable characters",
+                                                    DIRECTIVE_SELECTOR_MAX);
+                        if (!(d->pin_default = strdup(json_string_value(v))))
+                                return -ENOMEM;
+                } else if (streq(key, "fallback")) {
+                        if (!json_is_array(v))
+                                return decode_error(ret_error, -EINVAL,
+                                                    "directive: \"pin.fallback\" must be an array of selectors");
+                        if (json_array_size(v) > DIRECTIVE_FALLBACK_MAX)
+                                return decode_error(ret_error, -EINVAL,
+                                                    "directive: \"pin.fallback\" has more than %u entries",
+                                                    DIRECTIVE_FALLBACK_MAX);
+                        if (!(d->pin_fallback = calloc(1, sizeof(char *))))
+                                return -ENOMEM;
+                        size_t i;
+                        json_t *s;
+                        json_array_foreach(v, i, s) {
+                                if (!json_is_string(s) || !selector_ok(json_string_value(s)))
+                                        return decode_error(ret_error, -EINVAL,
+                                                            "directive: \"pin.fallback\"[%zu] must be a non-empty "
+                                                            "selector string of at most %u printable characters",
+                                                            i, DIRECTIVE_SELECTOR_MAX);
+                                if (strv_push(&d->pin_fallback, json_string_value(s)) < 0)
+                                        return -ENOMEM;
+                        }
+                } else
+                        return decode_error(ret_error, -EINVAL,
+                                            "directive: unknown key \"pin.%.64s\" (known: default, fallback)", key);
+        }
+        if (!d->pin_default)
+                return decode_error(ret_error, -EINVAL, "directive: \"pin\" needs \"default\"");
+        return 0;
+}
+
+int directive_parse(const char *data, size_t size, Directive **ret, char **ret_error)
+{
+        if (!directive_detect(data, size))
+                return decode_error(ret_error, -EINVAL, "directive: does not start with " DIRECTIVE_TOKEN);
+        size_t skip = strlen(DIRECTIVE_TOKEN);
+        json_error_t err;
+        /* the token is on line 1; counting its line keeps jansson's line numbers true to the text */
+        _cleanup_json_ json_t *j = json_loadb(data + skip, size - skip, JSON_REJECT_DUPLICATES, &err);
+        if (!j) {
+                /* jansson's text may quote the input ("... near 'x'"): user data can hold secrets, so
+                 * only the part before the quote is kept */
+                char *near = strstr(err.text, " near ");
+                if (near)
+                        *near = 0;
+                return decode_error(ret_error, -EINVAL, "directive line %d column %d: invalid JSON (%s)", err.line,
+                                    err.line == 1 ? err.column + (int) skip : err.column, err.text);
+        }
+        if (!json_is_object(j))
+                return decode_error(ret_error, -EINVAL, "directive: expected a JSON object after " DIRECTIVE_TOKEN);
+
+        Directive *d = calloc(1, sizeof *d);
+        if (!d)
+                return -ENOMEM;
+        _cleanup_(directive_freep) Directive *dd = d;
+        const char *key;
+        json_t *v;
+        int r;
+        json_object_foreach(j, key, v) {
+                if (streq(key, "pin")) {
+                        if ((r = parse_pin(v, dd, ret_error)) < 0)
+                                return r;
+                } else
+                        return decode_error(ret_error, -EINVAL, "directive: unknown key \"%.64s\" (known: pin)", key);
+        }
+        if (!dd->pin_default)
+                return decode_error(ret_error, -EINVAL, "directive: nothing to do (expected \"pin\")");
+        *ret = TAKE_PTR(dd);
+        return 0;
+}

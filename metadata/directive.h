@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A kernelkeeper directive in user data: the token "#kernelkeeper", then one JSON object:
+ *
+ *   #kernelkeeper
+ *   {"pin": {"default": "release=6.1.0-26-amd64", "fallback": ["release=6.1.0-25-amd64"]}}
+ *
+ * Known keys only (anything else is an error, so a typo never passes silently):
+ *   pin.default   string, a menu selector (as `kernelkeeper pin --default`), required in "pin";
+ *   pin.fallback  array of selectors (as --fallback); [] means no fallback (--no-fallback);
+ *                 absent leaves the fallback unmanaged. */
+
+#define DIRECTIVE_TOKEN "#kernelkeeper"
+#define DIRECTIVE_SELECTOR_MAX 256u
+#define DIRECTIVE_FALLBACK_MAX 16u
+
+typedef struct Directive {
+        char *pin_default;    /* NULL: no pin */
+        char **pin_fallback;  /* NULL: not managed; empty strv: none */
+} Directive;
+
+/* True if data begins with the directive token followed by white space, '{' or the end. */
+bool directive_detect(const char *data, size_t size);
+
+/* Parses and validates a whole directive (token included). On failure *ret_error says what is
+ * wrong ("directive line 3 column 5: invalid JSON", "directive: unknown key 'pinn'"). */
+int directive_parse(const char *data, size_t size, Directive **ret, char **ret_error);
+
+Directive *directive_free(Directive *d);
+static inline void directive_freep(Directive **d)
+{
+        directive_free(*d);
+}

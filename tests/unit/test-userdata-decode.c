@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "common/macro.h"
+#include "common/strv.h"
+#include "metadata/directive.h"
+#include "metadata/gunzip.h"
+#include "metadata/imds.h"
+#include "metadata/sha256.h"
+#include "metadata/userdata.h"
+#include "tests/tap.h"
+
+static UserData *decode(const char *text, char **ret_err)
+{
+        UserData *u = NULL;
+        *ret_err = NULL;
+        if (userdata_decode(text, strlen(text), &u, ret_err) < 0)
+                return NULL;
+        return u;
+}
+
+static size_t make_gzip(const char *text, size_t n, unsigned char *out, size_t out_size)
+{
+        z_stream z = { .next_in = (Bytef *) text, .avail_in = (uInt) n, .next_out = out, .avail_out = (uInt) out_size };
+        deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+        deflate(&z, Z_FINISH);
+        deflateEnd(&z);
+        return out_size - z.avail_out;
+}
+
+static void test_sha256(void)
+{
+        char hex[SHA256_HEX_SIZE];
+        sha256_hex("", 0, hex);
+        is_str(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "sha256 of nothing");
+        sha256_hex("abc", 3, hex);
+        is_str(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "sha256 of abc");
+        const char *m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+        sha256_hex(m, strlen(m), hex);
+        is_str(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1", "sha256 two blocks");
+}
+
+static void test_url(void)
+{
+        ok(imds_url_check("http://169.254.169.254") == 0, "IPv4 literal");
+        ok(imds_url_check("http://[fd00:ec2::254]") == 0, "IPv6 literal");
+        ok(imds_url_check("http://127.0.0.1:8080/") == 0, "port and slash");
+        ok(imds_url_check("http://instance-data") < 0, "hostname refused");
+        ok(imds_url_check("https://169.254.169.254") < 0, "https refused");
+        ok(imds_url_check("http://169.254.169.254/latest") < 0, "path refused");
+        ok(imds_url_check("http://user@169.254.169.254") < 0, "userinfo refused");
+        ok(imds_url_check("http://0x7f.1") < 0, "odd IPv4 forms refused");
+        ok(imds_url_check("http://127.0.0.1:0") < 0 && imds_url_check("http://127.0.0.1:70000") < 0, "bad port");
+}
+
+static void test_plain(void)
+{
+        char *err;
+        UserData *u = decode("#!/bin/bash\necho hi\n", &err);
+        ok(u && u->n_parts == 1 && u->parts[0].kind == USERDATA_SCRIPT &&
+                   u->parts[0].frequency == USERDATA_PER_INSTANCE,
+           "plain #! is a per-instance script");
+        userdata_free(u);
+        u = decode("  \n\n", &err);
+        ok(u && u->n_parts == 0, "white space is no parts");
+        userdata_free(u);
+        u = decode("#cloud-config\nruncmd: []\n", &err);
+        ok(u && u->n_parts == 1 && u->parts[0].kind == USERDATA_CLOUD_CONFIG, "#cloud-config");
+        userdata_free(u);
+        u = decode("#include\nhttp://x\n", &err);
+        ok(u && u->n_parts == 1 && u->parts[0].kind == USERDATA_OTHER &&
+                   streq(u->parts[0].content_type, "text/x-include-url"),
+           "#include is other");
+        userdata_free(u);
+}
+
+static void test_gzip(void)
+{
+        const char *script = "#!/bin/sh\necho zipped\n";
+        unsigned char gz[256];
+        size_t n = make_gzip(script, strlen(script), gz, sizeof gz);
+        UserData *u = NULL;
+        char *err = NULL;
+        ok(userdata_decode(gz, n, &u, &err) == 0 && u->gzip && u->n_parts == 1 &&
+                   streq(u->parts[0].data, script),
+           "gzip inflated");
+        userdata_free(u);
+        u = NULL;
+        ok(userdata_decode(gz, n - 5, &u, &err) == -EBADMSG && err && strstr(err, "corrupt or truncated gzip"),
+           "truncated gzip refused");
+        free(err);
+        err = NULL;
+        char *out;
+        size_t m;
+        ok(gunzip(gz, n, 5, &out, &m) == -EFBIG, "inflate cap");
+}
+
+static const char MIXED[] =
+        "Content-Type: multipart/mixed; boundary=\"===b===\"\r\n"
+        "MIME-Version: 1.0\r\n"
+        "\r\n"
+        "preamble\r\n"
+        "--===b===\r\n"
+        "Content-Type: text/x-shellscript-per-boot; charset=\"us-ascii\"\r\n"
+        "Content-Disposition: attachment; filename=\"boot.sh\"\r\n"
+        "\r\n"
+        "#!/bin/sh\r\necho boot\r\n"
+        "--===b===\r\n"
+        "Content-Type: text/x-shellscript-per-once\r\n"
+        "Content-Transfer-Encoding: base64\r\n"
+        "\r\n"
+        "IyEvYmluL3NoCmVjaG8gb25jZQo=\r\n"
+        "--===b===\r\n"
+        "Content-Type: text/plain\r\n"
+        "Content-Transfer-Encoding: quoted-printable\r\n"
+        "\r\n"
+        "#kernelkeeper {\"pin\": {\"default\": \"title=3DA=3DB\", =\r\n"
+        "\"fallback\": []}}\r\n"
+        "--===b===\r\n"
+        "Content-Type: multipart/alternative;\r\n"
+        " boundary=inner\r\n"
+        "\r\n"
+        "--inner\r\n"
+        "Content-Type: text/cloud-config\r\n"
+        "\r\n"
+        "#cloud-config\r\n"
+        "--inner--\r\n"
+        "--===b===--\r\n"
+        "epilogue\r\n";
+
+static void test_mime(void)
+{
+        char *err;
+        UserData *u = decode(MIXED, &err);
+        if (!ok(u && u->n_parts == 4, "MIME with CRLF, base64, quoted-printable, nesting"))
+                printf("#   %s\n", err ? err : "");
+        if (u && u->n_parts == 4) {
+                is_str(u->parts[0].data, "#!/bin/sh\r\necho boot", "the line end before a delimiter is not content");
+                ok(u->parts[0].frequency == USERDATA_PER_BOOT, "per-boot");
+                is_str(u->parts[0].filename, "boot.sh", "filename");
+                is_str(u->parts[1].data, "#!/bin/sh\necho once\n", "base64 part");
+                ok(u->parts[1].frequency == USERDATA_ONCE, "per-once");
+                ok(u->parts[2].kind == USERDATA_DIRECTIVE && streq(u->parts[2].directive->pin_default, "title=A=B") &&
+                           u->parts[2].directive->pin_fallback && !u->parts[2].directive->pin_fallback[0],
+                   "quoted-printable directive, empty fallback");
+                ok(u->parts[3].kind == USERDATA_CLOUD_CONFIG, "nested cloud-config");
+                ok(u->mime, "mime flag");
+        }
+        userdata_free(u);
+        free(err);
+
+        static const struct {
+                const char *text, *error;
+        } bad[] = {
+                { "Content-Type: multipart/mixed\n\n--a\n\n#!/bin/sh\n--a--\n", "without a boundary parameter" },
+                { "Content-Type: multipart/mixed; boundary=a\n\n--a\n\n#!/bin/sh\n", "closing MIME boundary is missing" },
+                { "Content-Type: multipart/mixed; boundary=a\n\nno parts here\n", "without any boundary line" },
+                { "Content-Type: multipart/mixed; boundary=a\n\n--a\n#!/bin/sh\n--a--\n", "MIME part 1: line 1: not a MIME header line" },
+                { "Content-Type: multipart/mixed; boundary=a\n\n--a\nContent-Type: text/x-shellscript\n\necho\n--a--\n", "must start with #!" },
+                { "Content-Type: multipart/mixed; boundary=a\n\n--a\nContent-Transfer-Encoding: base64\n\n!!!\n--a--\n", "invalid base64" },
+                { "Content-Type: text\n\nx", "malformed Content-Type" },
+                { "Content-Type: multipart/mixed; boundary=a\n\n--a\nContent-Type: application/x-gzip\n\nplain\n--a--\n", "is not gzip data" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                u = decode(bad[i].text, &err);
+                if (!ok(!u && err && strstr(err, bad[i].error), "refused: %s", bad[i].error))
+                        printf("#   got: %s\n", err ? err : "(accepted)");
+                userdata_free(u);
+                free(err);
+        }
+
+        /* too many parts */
+        char *many = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&many, &len);
+        fputs("Content-Type: multipart/mixed; boundary=a\n\n", f);
+        for (int i = 0; i < 70; i++)
+                fputs("--a\n\n#!/bin/sh\n", f);
+        fputs("--a--\n", f);
+        fclose(f);
+        u = decode(many, &err);
+        ok(!u && err && strstr(err, "more than 64"), "part count cap");
+        free(many);
+        free(err);
+}
+
+static void test_directive(void)
+{
+        Directive *d = NULL;
+        char *err = NULL;
+        const char *good = "#kernelkeeper\n{\"pin\": {\"default\": \"release=6.1\", \"fallback\": [\"0\", \"1\"]}}\n";
+        ok(directive_parse(good, strlen(good), &d, &err) == 0 && streq(d->pin_default, "release=6.1") &&
+                   strv_length(d->pin_fallback) == 2,
+           "directive with fallbacks");
+        directive_free(d);
+        const char *nofb = "#kernelkeeper {\"pin\": {\"default\": \"0\"}}";
+        d = NULL;
+        ok(directive_parse(nofb, strlen(nofb), &d, &err) == 0 && !d->pin_fallback, "fallback absent: unmanaged");
+        directive_free(d);
+        ok(!directive_detect("#kernelkeeperx", 14), "token must end");
+
+        static const struct {
+                const char *text, *error;
+        } bad[] = {
+                { "#kernelkeeper\n{\"pin\": {\"default\": \"0\",}}", "directive line 2 column" },
+                { "#kernelkeeper\n{\"pin\": {\"default\": \"0\"}, \"x\": 1}", "unknown key \"x\"" },
+                { "#kernelkeeper\n{\"pin\": {\"default\": \"0\", \"fallbak\": []}}", "unknown key \"pin.fallbak\"" },
+                { "#kernelkeeper\n{\"pin\": {\"fallback\": []}}", "needs \"default\"" },
+                { "#kernelkeeper\n{\"pin\": {\"default\": \"\"}}", "non-empty selector" },
+                { "#kernelkeeper\n{\"pin\": {\"default\": 5}}", "non-empty selector" },
+                { "#kernelkeeper\n{\"pin\": {\"default\": \"0\", \"fallback\": \"1\"}}", "must be an array" },
+                { "#kernelkeeper\n{}", "nothing to do" },
+                { "#kernelkeeper\n[1]", "expected a JSON object" },
+                { "#kernelkeeper\n{\"pin\": {\"default\": \"0\"}, \"pin\": {\"default\": \"1\"}}", "invalid JSON" },
+                { "#kernelkeeper\n{\"pin\": {\"default\": \"secret-canary'\"}", "invalid JSON" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                d = NULL;
+                err = NULL;
+                int r = directive_parse(bad[i].text, strlen(bad[i].text), &d, &err);
+                if (!ok(r == -EINVAL && !d && err && strstr(err, bad[i].error) && !strstr(err, "canary"),
+                        "directive refused: %s", bad[i].error))
+                        printf("#   got: %s\n", err ? err : "(accepted)");
+                free(err);
+        }
+}
+
+int main(void)
+{
+        test_sha256();
+        test_url();
+        test_plain();
+        test_gzip();
+        test_mime();
+        test_directive();
+        return tap_done();
+}
