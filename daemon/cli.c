@@ -16,6 +16,8 @@ static const struct {
         { "pin", verb_pin, true },
         { "unpin", verb_unpin, true },
         { "status", verb_status, true },
+        { "userdata", verb_userdata, true },
+        { "daemon", verb_daemon, true },
 };
 
 static void help(void)
@@ -33,7 +35,11 @@ static void help(void)
                "                          make GRUB boot SEL (title=, kernel=, release= or bare)\n"
                "  pin --reapply           restore the recorded pin after a foreign rewrite\n"
                "  unpin                   forget the pin (menu.lst is left as it is)\n"
-               "  status                  the pin and the last restore\n\n"
+               "  status                  the pin, the last restore and whether the daemon runs\n"
+               "  userdata run [--metadata-url URL]\n"
+               "                          fetch the user data and run its scripts and directives\n"
+               "  userdata show           the decoded parts and their runs (never their bodies)\n"
+               "  daemon [--foreground]   watch menu.lst and restore the pin after foreign rewrites\n\n"
                "Options:\n"
                "  --root DIR              operate on the tree DIR instead of /\n"
                "  --config FILE           read FILE instead of ROOT/etc/kernelkeeper.conf\n"

@@ -39,3 +39,5 @@ int verb_menu(Context *ctx, CliArgs *args);
 int verb_pin(Context *ctx, CliArgs *args);
 int verb_unpin(Context *ctx, CliArgs *args);
 int verb_status(Context *ctx, CliArgs *args);
+int verb_userdata(Context *ctx, CliArgs *args);
+int verb_daemon(Context *ctx, CliArgs *args);

@@ -22,10 +22,12 @@ typedef struct Config {
         unsigned storm_count;     /* StormCount= */
         unsigned storm_window_sec; /* StormWindowSec= */
         unsigned storm_max_backoff_sec; /* StormMaxBackoffSec= */
+        unsigned recheck_sec;     /* RecheckSec= (0: only on events) */
         /* [Metadata] */
         char *metadata_url;       /* URL= */
         unsigned token_ttl_sec;   /* TokenTTLSec= */
         unsigned metadata_timeout_sec; /* TimeoutSec= (overall deadline) */
+        unsigned metadata_request_timeout_msec; /* RequestTimeoutMSec= (one try) */
         bool allow_imdsv1;        /* AllowIMDSv1= */
         /* [UserData] */
         unsigned script_timeout_sec; /* ScriptTimeoutSec= */

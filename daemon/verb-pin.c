@@ -7,45 +7,18 @@
 #include "daemon/pin.h"
 #include "daemon/state.h"
 
-static int record_restore(const Context *ctx, json_t *state, const char *summary)
-{
-        _cleanup_free_ char *now = now_iso8601();
-        json_t *j = json_pack("{s:s, s:s}", "at", now ? now : "unknown", "change", summary ? summary : "");
-        if (!j || json_object_set_new(state, "last_restore", j) < 0)
-                return log_oom();
-        return state_save(ctx, state);
-}
-
 static int reapply(Context *ctx)
 {
-        _cleanup_json_ json_t *state = NULL;
-        int r = state_load(ctx, &state);
-        if (r < 0)
-                return r;
-        _cleanup_(pin_done) Pin pin = {};
-        r = pin_from_state(state, &pin);
-        if (r == -ENOENT) {
-                log_info("No pin recorded, nothing to reapply");
-                return EXIT_OK;
-        }
-        if (r < 0)
-                return log_error_errno(r, "The recorded pin is corrupt: %m");
-
         PinOutcome outcome;
-        _cleanup_free_ char *summary = NULL;
-        r = pin_enforce(ctx, &pin, &outcome, &summary);
+        _cleanup_free_ char *sel = NULL;
+        int r = pin_reapply(ctx, &outcome, &sel);
         if (r < 0)
                 return r;
-        if (outcome == PIN_HELD) {
-                log_info("Pin holds: GRUB boots '%s'", pin.default_sel);
-                return EXIT_OK;
-        }
-        _cleanup_free_ char *f = NULL;
-        const char *fields[] = { NULL, NULL };
-        if (asprintf(&f, "KK_CHANGE=%s", summary ? summary : "") >= 0)
-                fields[0] = f;
-        log_event(LOG_NOTICE, KK_MESSAGE_PIN_RESTORED, fields, "Pin restored (%s)", summary ? summary : "");
-        return record_restore(ctx, state, summary);
+        if (outcome == PIN_NONE)
+                log_info("No pin recorded, nothing to reapply");
+        else if (outcome == PIN_HELD)
+                log_info("Pin holds: GRUB boots '%s'", sel);
+        return EXIT_OK;
 }
 
 int verb_pin(Context *ctx, CliArgs *args)

@@ -24,8 +24,9 @@ class Layout:
     """How /boot sits on the disk; `name` appears in test names."""
     name: str
     fstype: str            # of the filesystem holding /boot
-    blocksize: int         # 0 = mke2fs default
+    blocksize: int
     separate_boot: bool
+    xen: bool = False      # a Xen PV domU disk (xvda, hvc0), booted through PV-GRUB2
 
     @property
     def grub_prefix(self):
@@ -33,11 +34,15 @@ class Layout:
         return "" if self.separate_boot else "/boot"
 
 
+# 4 KiB blocks everywhere: mke2fs -d and debugfs turn all-zero blocks into
+# holes, Debian's vmlinuz has several all-zero 1 KiB blocks but no 4 KiB one,
+# and a real dpkg-installed kernel is never sparse (GRUB 0.97 cannot read a
+# sparse file on ext4; kernelkeeper refuses to pin one).
 LAYOUTS = {
-    "ext3": Layout("ext3", "ext3", 0, False),
-    # 1 KiB-block ext4 never boots with GRUB 0.97 (vm-harness.md); 4 KiB does.
+    "ext3": Layout("ext3", "ext3", 4096, False),
     "ext4": Layout("ext4", "ext4", 4096, False),
-    "sepboot": Layout("sepboot", "ext3", 0, True),
+    "sepboot": Layout("sepboot", "ext3", 4096, True),
+    "xen": Layout("xen", "ext3", 4096, False, xen=True),
 }
 
 
@@ -86,8 +91,7 @@ class Disk:
             self._mkfs(0, self.layout.fstype, self.layout.blocksize, boot_stage)
         else:
             self._mkfs(0, self.layout.fstype, self.layout.blocksize, root_stage)
-        if self.layout.fstype == "ext4":
-            self.assert_not_sparse()
+        self.assert_not_sparse()
         self._install_grub()
 
     def _mkfs(self, part, fstype, blocksize, stage, exclude_boot=None):
@@ -141,13 +145,23 @@ class Disk:
         _, err = self.debugfs(part, [f"stat {inner}"])
         return "File not found" not in err
 
+    def _writable(self, part):
+        """debugfs does not replay the journal: changing a filesystem the guest
+        left unclean lets the next mount's recovery overwrite our change."""
+        out, _ = self.debugfs(part, ["stats"])
+        if "needs_recovery" in out:
+            raise RuntimeError(f"partition {part + 1} of {self.path} was not unmounted cleanly "
+                               "(journal needs recovery); refusing to modify it with debugfs")
+
     def remove(self, path):
         part, inner = self._locate(path)
+        self._writable(part)
         self.debugfs(part, [f"rm {inner}"], write=True)
 
     def write(self, path, data, mode=0o644):
         """Replace a file (new inode); data is bytes or a host file path."""
         part, inner = self._locate(path)
+        self._writable(part)
         d, name = os.path.split(inner)
         with tempfile.NamedTemporaryFile() as tmp:
             if isinstance(data, (bytes, str)):
@@ -156,11 +170,12 @@ class Disk:
                 src = tmp.name
             else:
                 src = str(data)
-            _, err = self.debugfs(part, [f"cd {d or '/'}", f"rm {name}", f"write {src} {name}",
-                                         f"sif {name} mode 0{0o100000 | mode:o}"], write=True)
+            os.chmod(src, mode)    # debugfs write copies the host file's mode
+            _, err = self.debugfs(part, [f"cd {d or '/'}", f"rm {name}", f"write {src} {name}"],
+                                  write=True)
         if not self.exists(path):
             raise RuntimeError(f"debugfs could not write {path}: {err}")
-        if self.layout.fstype == "ext4" and path.startswith("/boot/"):
+        if path.startswith("/boot/vmlinuz-") or path.startswith("/boot/initrd.img-"):
             self.assert_not_sparse(path)
 
     def rdump(self, path, dest):
@@ -176,7 +191,7 @@ class Disk:
             out, _ = self.debugfs(part, [f"stat {inner}"])
             size = int(re.search(r"Size: (\d+)", out).group(1))
             blocks = int(re.search(r"Blockcount: (\d+)", out).group(1))
-            bs = self.layout.blocksize or 1024
+            bs = self.layout.blocksize
             if blocks * 512 < -(-size // bs) * bs:
                 raise RuntimeError(f"{p} is sparse on the image: GRUB Legacy cannot read it")
 

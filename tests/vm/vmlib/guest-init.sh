@@ -35,6 +35,10 @@ if [ -e /sys/class/net/eth0 ]; then
 	ip link set lo up
 	ip link set eth0 up
 	ip addr add 169.254.0.15/16 dev eth0
+	i=0
+	while [ "$(cat /sys/class/net/eth0/carrier 2>/dev/null)" != 1 ] && [ $i -lt 50 ]; do
+		sleep 0.1; i=$((i + 1))
+	done
 fi
 
 # Keep kernel messages from interleaving with the step's output.
@@ -48,10 +52,12 @@ else
 fi
 
 sync
+# A clean unmount, as at a real shutdown (busybox-static has no mountpoint).
+mounted() { awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts; }
 for m in /newroot/boot /newroot/dev /newroot/proc /newroot/sys /newroot; do
-	mountpoint -q "$m" && umount "$m"
+	mounted "$m" && umount "$m"
 done
-mountpoint -q /newroot && mount -o remount,ro /newroot
+mounted /newroot && mount -o remount,ro /newroot
 sync
 echo "KK:POWEROFF"
 poweroff -f

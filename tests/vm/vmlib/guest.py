@@ -9,17 +9,16 @@ import subprocess
 
 from . import cache, disk, kernel
 
-CONSOLE = "console=ttyS0,115200 panic=1"
-
-
 def root_device(layout):
-    return "/dev/vda2" if layout.separate_boot else "/dev/vda1"
+    disk = "/dev/xvda" if layout.xen else "/dev/vda"
+    return disk + ("2" if layout.separate_boot else "1")
 
 
 def kernel_args(layout, marker):
     """Kernel command line; `marker` (e.g. kk.entry=1) identifies the entry in
     the kernel's own "Command line:" line, which is free of GRUB's escapes."""
-    return f"root={root_device(layout)} ro {CONSOLE} {marker}".strip()
+    console = "console=hvc0" if layout.xen else "console=ttyS0,115200"
+    return f"root={root_device(layout)} ro {console} panic=1 {marker}".strip()
 
 
 def menu_entry(layout, title, release, marker, initrd=True, kernel_path=None):
@@ -31,13 +30,40 @@ def menu_entry(layout, title, release, marker, initrd=True, kernel_path=None):
     return "\n".join(lines) + "\n"
 
 
-def menu_header(default=0, fallback=None):
+def menu_header(default=0, fallback=None, serial=True):
+    """serial=False for PV-GRUB menus: a PV guest's console is hvc0."""
     text = ("# GRUB Legacy menu written by kernelkeeper's VM tests\n"
-            "serial --unit=0 --speed=115200\nterminal serial\ntimeout 0\n"
-            f"default {default}\n")
+            + ("serial --unit=0 --speed=115200\nterminal serial\n" if serial else "")
+            + f"timeout 0\ndefault {default}\n")
     if fallback is not None:
         text += f"fallback {fallback}\n"
     return text + "\n"
+
+
+def automagic_menu(layout, marker="kk.menu=automagic"):
+    """A Debian-style menu.lst whose kernel list update-grub owns. kopt puts
+    every generated entry on the serial console with panic=1; groot is the
+    partition holding /boot."""
+    return menu_header(default=0) + f"""### BEGIN AUTOMAGIC KERNELS LIST
+## lines between the AUTOMAGIC KERNELS LIST markers will be modified
+## by the debian update-grub script except for the default options below
+
+## ## Start Default Options ##
+# kopt={kernel_args(layout, marker)}
+# groot=(hd0,0)
+# alternative=true
+# lockalternative=false
+# defoptions=
+# lockold=false
+# altoptions=(single-user mode) single
+# howmany=all
+# memtest86=false
+# updatedefaultentry=false
+# savedefault=false
+## ## End Default Options ##
+
+### END DEBIAN AUTOMAGIC KERNELS LIST
+"""
 
 
 def default_file(entry=0):
@@ -58,7 +84,8 @@ def build_tree(stage, layout, kernels, binary, menu_lst):
         install_binary(stage, binary)
     (stage / "etc" / "fstab").write_text(
         f"{root_device(layout)} / {'ext4' if layout.separate_boot else layout.fstype} rw 0 1\n"
-        + (f"/dev/vda1 /boot {layout.fstype} rw 0 2\n" if layout.separate_boot else ""))
+        + (f"{root_device(layout)[:-1]}1 /boot {layout.fstype} rw 0 2\n"
+           if layout.separate_boot else ""))
     (stage / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
     (stage / "etc" / "group").write_text("root:x:0:\n")
     for k in kernels:
@@ -69,7 +96,7 @@ def build_tree(stage, layout, kernels, binary, menu_lst):
         shutil.copy2(src / name, grub_dir / name)
     (grub_dir / "menu.lst").write_text(menu_lst)
     (grub_dir / "default").write_text(default_file())
-    (grub_dir / "device.map").write_text("(hd0)\t/dev/vda\n")
+    (grub_dir / "device.map").write_text(f"(hd0)\t{root_device(layout)[:-1]}\n")
 
 
 def install_kernel(stage, k):
@@ -91,15 +118,22 @@ def _install_busybox(stage):
             link.symlink_to("/bin/busybox")
 
 
-def install_binary(stage, binary, dest="usr/sbin/kernelkeeper"):
-    """Copy a dynamically linked host binary plus every library ldd names."""
+def install_binary(stage, binary, dest="usr/sbin/kernelkeeper", ld_library_path=None):
+    """Copy a dynamically linked host binary plus every library ldd names
+    (libraries found through ld_library_path go to /lib/x86_64-linux-gnu)."""
     stage = pathlib.Path(stage)
     target = stage / dest
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(binary, target)
-    out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=True).stdout
+    env = dict(os.environ, LD_LIBRARY_PATH=ld_library_path) if ld_library_path else None
+    out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=True,
+                         env=env).stdout
+    if "not found" in out:
+        raise RuntimeError(f"{binary}: libraries not found:\n{out}")
     for path in re.findall(r"(/\S+) \(0x", out):
         real = os.path.realpath(path)
+        if ld_library_path and any(path.startswith(d) for d in ld_library_path.split(":")):
+            path = "/lib/x86_64-linux-gnu/" + os.path.basename(path)
         dst = stage / path.lstrip("/")
         dst.parent.mkdir(parents=True, exist_ok=True)
         if not dst.exists():

@@ -16,8 +16,9 @@ from . import cache
 
 HERE = pathlib.Path(__file__).resolve().parent
 INIT_SCRIPT = HERE / "guest-init.sh"
-# Loaded in this order, dependencies first (virtio disk + NIC, ext3/ext4).
-MODULES = ["virtio_pci", "virtio_blk", "virtio_net", "crc32c_generic", "ext4"]
+# Loaded in this order, dependencies first: virtio disk + NIC (QEMU), Xen
+# blkfront (PV domU; absent hardware just fails with ENODEV), ext3/ext4.
+MODULES = ["virtio_pci", "virtio_blk", "virtio_net", "xen-blkfront", "crc32c_generic", "ext4"]
 
 
 @dataclasses.dataclass
@@ -47,10 +48,11 @@ def get(package):
                   boot / f"config-{release}", _initramfs(tree, release, version), tree)
 
 
-def _module_files(tree, release):
+def module_files(tree, release, modules=MODULES):
+    """The .ko files to insmod, in order, for modules and their dependencies."""
     # one module per call: modprobe takes further words as module parameters
     out = "".join(cache.run(["modprobe", "-d", str(tree), "-S", release, "--show-depends", m],
-                            capture_output=True, text=True).stdout for m in MODULES)
+                            capture_output=True, text=True).stdout for m in modules)
     files = []
     for line in out.splitlines():
         words = line.split()
@@ -68,7 +70,7 @@ def _initramfs(tree, release, version):
     if out.exists():
         return out
     cache.log(f"building initramfs for {release}")
-    stage = out.with_suffix(".stage")
+    stage = out.parent / (out.name + ".stage")
     shutil.rmtree(stage, ignore_errors=True)
     for d in ("bin", "dev", "proc", "sys", "newroot", "lib/kk-modules"):
         (stage / d).mkdir(parents=True)
@@ -76,19 +78,28 @@ def _initramfs(tree, release, version):
     shutil.copy2(INIT_SCRIPT, stage / "init")
     os.chmod(stage / "init", 0o755)
     order = []
-    for i, path in enumerate(_module_files(tree, release)):
+    for i, path in enumerate(module_files(tree, release)):
         name = f"{i:02d}-{os.path.basename(path)}"
         shutil.copy2(path, stage / "lib" / "kk-modules" / name)
         order.append(name)
     (stage / "lib" / "kk-modules" / "order").write_text("\n".join(order) + "\n")
-    # newc cpio, uncompressed: nothing to decompress under TCG, and GRUB
-    # loads ~3 MB in a fraction of a second.
-    files = subprocess.run(["find", "."], cwd=stage, capture_output=True, text=True,
-                           check=True).stdout
-    tmp = out.with_suffix(".tmp")
-    with open(tmp, "wb") as f:
-        subprocess.run(["cpio", "-o", "-H", "newc", "--quiet", "-R", "0:0"], cwd=stage,
-                       input=files.encode(), stdout=f, check=True)
-    tmp.rename(out)
+    write_initramfs(stage, out)
     shutil.rmtree(stage)
     return out
+
+
+def write_initramfs(stage, out):
+    # gzip -1: quick to inflate under TCG, and unlike a raw cpio it has no
+    # all-zero blocks that would become holes on the image.
+    files = subprocess.run(["find", "."], cwd=stage, capture_output=True, text=True,
+                           check=True).stdout
+    tmp = out.parent / (out.name + ".tmp")
+    with open(tmp, "wb") as f:
+        cpio = subprocess.Popen(["cpio", "-o", "-H", "newc", "--quiet", "-R", "0:0"], cwd=stage,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        gz = subprocess.Popen(["gzip", "-1", "-n"], stdin=cpio.stdout, stdout=f)
+        cpio.stdout.close()
+        cpio.communicate(files.encode())
+        if gz.wait() or cpio.returncode:
+            raise RuntimeError("cpio | gzip failed")
+    tmp.rename(out)

@@ -77,6 +77,11 @@ def boot(disk_path, log_path, timeout=120, net=None, echo=False, max_kernel_star
     if net:
         cmd += ["-netdev", f"user,id=n0,net=169.254.0.0/16,guestfwd=tcp:169.254.169.254:80-{net}",
                 "-device", "virtio-net-pci,netdev=n0,romfile="]
+    return run(cmd, log_path, timeout, echo, max_kernel_starts)
+
+
+def run(cmd, log_path, timeout, echo=False, max_kernel_starts=1):
+    """Run one QEMU command line to its end (or the timeout), keeping the console."""
     start = time.monotonic()
     raw = bytearray()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -113,8 +118,8 @@ def boot(disk_path, log_path, timeout=120, net=None, echo=False, max_kernel_star
 def _parse(text, log_path, seconds, timed_out):
     releases = re.findall(r"Linux version (\S+)", text)
     cmdlines = re.findall(r"Command line: ([^\n]*)", text)
-    markers = dict(re.findall(r"^KK:([A-Z-]+)=([^\n]*)$", text, re.M))
-    for flag in re.findall(r"^KK:([A-Z-]+)$", text, re.M):
+    markers = dict(re.findall(r"^KK:([A-Z0-9-]+)=([^\n]*)$", text, re.M))
+    for flag in re.findall(r"^KK:([A-Z0-9-]+)$", text, re.M):
         markers.setdefault(flag, "")
     m = re.search(r"^KK:STEP-BEGIN\n(.*?)^KK:STEP-RC=", text, re.S | re.M)
     return Boot(text, str(log_path), seconds, timed_out, releases, cmdlines, markers,

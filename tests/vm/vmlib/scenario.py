@@ -4,13 +4,14 @@ evidence is. Exit codes follow meson's 'exitcode' protocol (77 = skipped)."""
 
 import os
 import pathlib
+import re
 import shutil
 import sys
 import tempfile
 import time
 import traceback
 
-from . import cache, disk, guest, kernel, qemu
+from . import cache, disk, guest, kernel, qemu, xen
 
 STEP_PRELUDE = "export PATH=/usr/sbin:/usr/bin:/sbin:/bin\nset -u\n"
 
@@ -34,17 +35,37 @@ class Scenario:
         self.old, self.new = [kernel.get(p) for p in cache.kernel_packages()]
         self.disk = None
         self.boots = 0
+        # tests/vm/demo sets KK_VM_DEMO=1: the same scenario, told as a story
+        self.narrating = os.environ.get("KK_VM_DEMO") == "1"
 
     def say(self, msg):
         print(f"[{self.name}/{self.layout.name}] {msg}", flush=True)
 
+    def tell(self, text):
+        if self.narrating:
+            print("\n" + text, flush=True)
+
+    def show_menu(self, heading):
+        """Narration: menu.lst as GRUB will read it (titles with their index)."""
+        if not self.narrating:
+            return
+        menu = self.disk.read("/boot/grub/menu.lst").decode()
+        lines = [ln for ln in menu.splitlines() if ln.startswith(("default", "fallback"))]
+        titles = [ln.split(None, 1)[1] for ln in menu.splitlines() if ln.startswith("title")]
+        print(f"\n    {heading}: " + ", ".join(lines))
+        for i, t in enumerate(titles):
+            print(f"      [{i}] {t}")
+
     def entry(self, title, k, index, **kw):
         return guest.menu_entry(self.layout, title, k.release, f"kk.entry={index}", **kw)
 
-    def build_disk(self, menu_lst, kernels):
+    def build_disk(self, menu_lst, kernels, prepare=None):
+        """prepare(stage) may change the guest tree before it becomes a disk."""
         t = time.monotonic()
         with tempfile.TemporaryDirectory(dir=self.workdir) as stage:
             guest.build_tree(stage, self.layout, kernels, self.binary, menu_lst)
+            if prepare:
+                prepare(pathlib.Path(stage))
             self.disk = disk.Disk(self.workdir / "disk.img", self.layout)
             self.disk.create(stage)
         self.say(f"disk built in {time.monotonic() - t:.1f} s ({self.layout.name})")
@@ -57,11 +78,26 @@ class Scenario:
     def boot(self, label, timeout=180, **kw):
         self.boots += 1
         log = self.workdir / f"boot{self.boots}-{label}.log"
-        b = qemu.boot(self.disk.path, log, timeout=timeout, echo=self.echo, **kw)
-        self.say(f"boot {self.boots} ({label}): kernel {b.release} entry {b.arg('kk.entry')} "
+        if self.layout.xen:
+            # dom0 runs the newer kernel; the domU boots whatever PV-GRUB2 picks
+            timeout = max(timeout, xen.DOMU_TIMEOUT + 120)
+            b = xen.boot(self.new, self.disk.path, log, timeout=timeout, echo=self.echo)
+        else:
+            b = qemu.boot(self.disk.path, log, timeout=timeout, echo=self.echo, **kw)
+        entry = b.arg("kk.entry") or b.arg("kk.menu") or "?"
+        if "single" in b.cmdline.split():
+            entry += " single"
+        self.say(f"boot {self.boots} ({label}): kernel {b.release} entry {entry} "
                  f"step rc {b.markers.get('STEP-RC')} in {b.seconds:.1f} s")
         if b.timed_out:
             raise Failed(f"boot '{label}' timed out after {timeout} s; console: {log}")
+        if self.narrating:
+            print(f"    GRUB handed over to: Linux version {b.release}\n"
+                  f"    kernel command line: {b.cmdline}")
+            out = re.sub(r"KK:JSON-BEGIN.*?KK:JSON-END", "", b.step_output, flags=re.S)
+            out = "\n".join(ln for ln in out.splitlines() if ln.strip() and not ln.startswith("KK:"))
+            if out:
+                print("    guest said:\n" + "\n".join("      " + ln for ln in out.splitlines()))
         return b
 
     def check(self, cond, msg, boot=None):
