@@ -157,41 +157,74 @@ int menu_write(const Context *ctx, const LoadedMenu *lm, const MenuLst *m, const
         return 0;
 }
 
-int menu_write_boot_order(const Context *ctx, const LoadedMenu *lm, MenuLst *m, int default_entry,
-                          const int *fallback, size_t n_fallback, MenuInfo **ret_after)
+/* Applies the boot order to m. The minimal edit leaves a line alone when GRUB already resolves it
+ * as wanted; the explicit one writes default (or the default file) and the managed fallback list
+ * whatever they say now, for when the effective values hide what is written (an out-of-range
+ * default that consumed the first fallback). */
+static int set_boot_order(const Context *ctx, const MenuInfo *info, MenuLst *m, int default_entry,
+                          const int *fallback, size_t n_fallback, bool explicit, char **ret_default_file,
+                          size_t *ret_default_size)
 {
-        const MenuInfo *info = lm->info;
-        _cleanup_free_ char *default_file = NULL;
-        size_t default_size = 0;
         int r = 0;
-        if (default_entry != info->default_entry) {
+        if (explicit || default_entry != info->default_entry) {
                 char num[16];
                 snprintf(num, sizeof num, "%d", default_entry);
                 /* under `default saved` GRUB takes the entry from the default file */
-                r = info->default_saved ? menulst_format_default_file(default_entry, &default_file, &default_size)
-                                        : menulst_set_global(m, ctx->config.dialect, "default", num);
+                r = info->default_saved
+                            ? menulst_format_default_file(default_entry, ret_default_file, ret_default_size)
+                            : menulst_set_global(m, ctx->config.dialect, "default", num);
+                if (r < 0)
+                        return r;
         }
-        bool fb_same = !fallback ||
-                       (n_fallback == info->n_fallback && memcmp(fallback, info->fallback, n_fallback * sizeof(int)) == 0);
-        if (r >= 0 && !fb_same) {
-                char list[MENULST_MAX_FALLBACK * 12 + 1] = "";
-                size_t k = 0;
-                for (size_t i = 0; i < n_fallback && i < MENULST_MAX_FALLBACK; i++)
-                        k += (size_t) snprintf(list + k, sizeof list - k, "%s%d", i ? " " : "", fallback[i]);
-                r = menulst_set_global(m, ctx->config.dialect, "fallback", n_fallback ? list : NULL);
-        }
-        if (r < 0)
-                return log_error_errno(r, "Cannot edit the menu: %m");
+        bool fb_same = n_fallback == info->n_fallback &&
+                       memcmp(fallback, info->fallback, n_fallback * sizeof(int)) == 0;
+        if (!fallback || (fb_same && !explicit))
+                return 0;
+        char list[MENULST_MAX_FALLBACK * 12 + 1] = "";
+        size_t k = 0;
+        for (size_t i = 0; i < n_fallback && i < MENULST_MAX_FALLBACK; i++)
+                k += (size_t) snprintf(list + k, sizeof list - k, "%s%d", i ? " " : "", fallback[i]);
+        return menulst_set_global(m, ctx->config.dialect, "fallback", n_fallback ? list : NULL);
+}
 
-        /* check our own work the way GRUB will read it */
+static bool boot_order_is(const MenuInfo *after, int default_entry, const int *fallback, size_t n_fallback)
+{
+        return after->default_entry == default_entry &&
+               (!fallback || (after->n_fallback == n_fallback &&
+                              memcmp(after->fallback, fallback, n_fallback * sizeof(int)) == 0));
+}
+
+int menu_write_boot_order(const Context *ctx, const LoadedMenu *lm, const MenuLst *base, int default_entry,
+                          const int *fallback, size_t n_fallback, MenuInfo **ret_after)
+{
+        _cleanup_(menulst_freep) MenuLst *m = NULL;
+        _cleanup_free_ char *default_file = NULL;
         _cleanup_(menu_info_freep) MenuInfo *after = NULL;
-        r = menu_evaluate(ctx, lm, m, default_file ? default_file : lm->default_data,
-                          default_file ? default_size : lm->default_size, &after);
-        if (r < 0)
-                return log_error_errno(r, "Cannot evaluate the new menu: %m");
-        if (after->default_entry != default_entry ||
-            (fallback && (after->n_fallback != n_fallback ||
-                          memcmp(after->fallback, fallback, n_fallback * sizeof(int)) != 0)))
+        size_t default_size = 0;
+        int r;
+
+        for (int explicit = 0; explicit <= 1; explicit++) {
+                menulst_free(m);
+                menu_info_free(after);
+                after = NULL;
+                free(default_file);
+                default_file = NULL;
+                m = menulst_copy(base);
+                if (!m)
+                        return log_oom();
+                r = set_boot_order(ctx, lm->info, m, default_entry, fallback, n_fallback, explicit, &default_file,
+                                   &default_size);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot edit the menu: %m");
+                /* check our own work the way GRUB will read it */
+                r = menu_evaluate(ctx, lm, m, default_file ? default_file : lm->default_data,
+                                  default_file ? default_size : lm->default_size, &after);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot evaluate the new menu: %m");
+                if (boot_order_is(after, default_entry, fallback, n_fallback))
+                        break;
+        }
+        if (!boot_order_is(after, default_entry, fallback, n_fallback))
                 return log_error_errno(EPROTO, "Cannot express this boot order in %s (GRUB would boot entry %d); nothing written",
                                        lm->path, after->default_entry);
         r = menu_write(ctx, lm, m, default_file, default_size);

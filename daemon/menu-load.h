@@ -39,8 +39,8 @@ int menu_write(const Context *ctx, const LoadedMenu *lm, const MenuLst *m, const
                size_t default_size);
 
 /* Makes GRUB boot default_entry first and then the fallback list (left alone when fallback is NULL):
- * edits the default/fallback lines of m, or the 'default' file under `default saved`; verifies the
- * result the way GRUB reads it and writes it with menu_write(). *ret_after (may be NULL) gets the
- * evaluation of what was written. Logs its errors. */
-int menu_write_boot_order(const Context *ctx, const LoadedMenu *lm, MenuLst *m, int default_entry,
+ * edits the default/fallback lines of a copy of base, or the 'default' file under `default saved`;
+ * verifies the result the way GRUB reads it and writes it with menu_write(). *ret_after (may be
+ * NULL) gets the evaluation of what was written. Logs its errors. */
+int menu_write_boot_order(const Context *ctx, const LoadedMenu *lm, const MenuLst *base, int default_entry,
                           const int *fallback, size_t n_fallback, MenuInfo **ret_after);

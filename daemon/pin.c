@@ -126,11 +126,8 @@ int pin_enforce(const Context *ctx, const Pin *pin, PinOutcome *ret_outcome, cha
                 return -ENOENT;
         }
 
-        _cleanup_(menulst_freep) MenuLst *m = menulst_copy(lm->menu);
-        if (!m)
-                return log_oom();
         _cleanup_(menu_info_freep) MenuInfo *after = NULL;
-        r = menu_write_boot_order(ctx, lm, m, want_default, pin->fallback_sels ? want_fb : NULL, n_fb, &after);
+        r = menu_write_boot_order(ctx, lm, lm->menu, want_default, pin->fallback_sels ? want_fb : NULL, n_fb, &after);
         if (r < 0)
                 return r;
 

@@ -285,7 +285,10 @@ static int userdata_run(Context *ctx, CliArgs *args)
                 .log_fn = imds_log,
         };
         _cleanup_(imds_freep) ImdsClient *imds = NULL;
-        if ((r = imds_new(&o, &imds)) < 0)
+        r = imds_new(&o, &imds);
+        if (r == -ENOENT || r == -ELIBBAD)
+                return log_error_errno(r, "Cannot load libcurl.so.4 (install libcurl4): the metadata service is out of reach");
+        if (r < 0)
                 return log_error_errno(r, "Cannot set up the metadata client (TokenTTLSec= must be 1..21600): %m");
 
         _cleanup_free_ char *instance_id = NULL, *data = NULL, *error = NULL;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <arpa/inet.h>
-#include <curl/curl.h>
+#include "metadata/curl-loader.h"
 #include <stdarg.h>
 #include <string.h>
 #include <syslog.h>
@@ -19,11 +19,11 @@
 static inline void curl_easy_cleanupp(CURL **c)
 {
         if (*c)
-                curl_easy_cleanup(*c);
+                kk_curl.easy_cleanup(*c);
 }
 static inline void curl_slist_free_allp(struct curl_slist **l)
 {
-        curl_slist_free_all(*l);
+        kk_curl.slist_free_all(*l);
 }
 #define _cleanup_curl_ _cleanup_(curl_easy_cleanupp)
 #define _cleanup_slist_ _cleanup_(curl_slist_free_allp)
@@ -121,17 +121,14 @@ int imds_new(const ImdsOptions *o, ImdsClient **ret)
 {
         if (imds_url_check(o->url) < 0 || o->token_ttl_sec < 1 || o->token_ttl_sec > 21600)
                 return -EINVAL;
-        static bool global_done;
-        if (!global_done) {
-                if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-                        return -EIO;
-                global_done = true;
-        }
+        int r = curl_load();
+        if (r < 0)
+                return r;
         ImdsClient *c = calloc(1, sizeof *c);
         if (!c)
                 return -ENOMEM;
         c->base = strdup(o->url);
-        c->curl = curl_easy_init();
+        c->curl = kk_curl.easy_init();
         if (!c->base || !c->curl) {
                 imds_free(c);
                 return -ENOMEM;
@@ -154,7 +151,7 @@ ImdsClient *imds_free(ImdsClient *c)
         if (!c)
                 return NULL;
         if (c->curl)
-                curl_easy_cleanup(c->curl);
+                kk_curl.easy_cleanup(c->curl);
         free(c->base);
         if (c->token)
                 explicit_bzero(c->token, strlen(c->token));
@@ -227,42 +224,42 @@ static int try_once(ImdsClient *c, bool put, const char *path, size_t max_size, 
         if (put) {
                 if (asprintf(&ttl_header, "X-aws-ec2-metadata-token-ttl-seconds: %u", c->token_ttl_sec) < 0)
                         return -ENOMEM;
-                if (!(h = curl_slist_append(headers, ttl_header)))
+                if (!(h = kk_curl.slist_append(headers, ttl_header)))
                         return -ENOMEM;
                 headers = h;
         } else if (c->token) {
                 if (asprintf(&token_header, "X-aws-ec2-metadata-token: %s", c->token) < 0)
                         return -ENOMEM;
-                if (!(h = curl_slist_append(headers, token_header)))
+                if (!(h = kk_curl.slist_append(headers, token_header)))
                         return -ENOMEM;
                 headers = h;
         }
         /* no "Expect: 100-continue" round trip, no "Accept: *" noise */
-        if (!(h = curl_slist_append(headers, "Expect:")))
+        if (!(h = kk_curl.slist_append(headers, "Expect:")))
                 return -ENOMEM;
         headers = h;
 
         CURL *e = c->curl;
-        curl_easy_reset(e);
-        bool ok = curl_easy_setopt(e, CURLOPT_URL, url) == CURLE_OK &&
-                  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http") == CURLE_OK &&
+        kk_curl.easy_reset(e);
+        bool ok = kk_curl.easy_setopt(e, CURLOPT_URL, url) == CURLE_OK &&
+                  kk_curl.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http") == CURLE_OK &&
                   /* a proxy from the environment would see the token and could answer for IMDS */
-                  curl_easy_setopt(e, CURLOPT_PROXY, "") == CURLE_OK &&
-                  curl_easy_setopt(e, CURLOPT_NOPROXY, "*") == CURLE_OK &&
-                  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
-                  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
-                  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_1_1) == CURLE_OK &&
-                  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout) == CURLE_OK &&
-                  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout) == CURLE_OK &&
-                  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) max_size) == CURLE_OK &&
-                  curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers) == CURLE_OK &&
-                  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data) == CURLE_OK &&
-                  curl_easy_setopt(e, CURLOPT_WRITEDATA, reply) == CURLE_OK &&
-                  curl_easy_setopt(e, CURLOPT_USERAGENT, "kernelkeeper/" PACKAGE_VERSION) == CURLE_OK;
+                  kk_curl.easy_setopt(e, CURLOPT_PROXY, "") == CURLE_OK &&
+                  kk_curl.easy_setopt(e, CURLOPT_NOPROXY, "*") == CURLE_OK &&
+                  kk_curl.easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
+                  kk_curl.easy_setopt(e, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+                  kk_curl.easy_setopt(e, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_1_1) == CURLE_OK &&
+                  kk_curl.easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout) == CURLE_OK &&
+                  kk_curl.easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout) == CURLE_OK &&
+                  kk_curl.easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) max_size) == CURLE_OK &&
+                  kk_curl.easy_setopt(e, CURLOPT_HTTPHEADER, headers) == CURLE_OK &&
+                  kk_curl.easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data) == CURLE_OK &&
+                  kk_curl.easy_setopt(e, CURLOPT_WRITEDATA, reply) == CURLE_OK &&
+                  kk_curl.easy_setopt(e, CURLOPT_USERAGENT, "kernelkeeper/" PACKAGE_VERSION) == CURLE_OK;
         if (ok && put)
-                ok = curl_easy_setopt(e, CURLOPT_UPLOAD, 1L) == CURLE_OK &&
-                     curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t) 0) == CURLE_OK &&
-                     curl_easy_setopt(e, CURLOPT_READFUNCTION, on_upload) == CURLE_OK;
+                ok = kk_curl.easy_setopt(e, CURLOPT_UPLOAD, 1L) == CURLE_OK &&
+                     kk_curl.easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t) 0) == CURLE_OK &&
+                     kk_curl.easy_setopt(e, CURLOPT_READFUNCTION, on_upload) == CURLE_OK;
         if (!ok) {
                 set_error(c, "cannot set up the HTTP request");
                 return -EIO;
@@ -270,7 +267,7 @@ static int try_once(ImdsClient *c, bool put, const char *path, size_t max_size, 
 
         *reply = (Reply){ .max = max_size };
         c->n_requests++;
-        CURLcode cc = curl_easy_perform(e);
+        CURLcode cc = kk_curl.easy_perform(e);
         if (cc != CURLE_OK) {
                 free(reply->data);
                 bool too_big = reply->too_big || cc == CURLE_FILESIZE_EXCEEDED;
@@ -279,14 +276,14 @@ static int try_once(ImdsClient *c, bool put, const char *path, size_t max_size, 
                         set_error(c, "%s: reply larger than %zu bytes", path, max_size);
                         return -EFBIG;
                 }
-                set_error(c, "%s", curl_easy_strerror(cc));
+                set_error(c, "%s", kk_curl.easy_strerror(cc));
                 *ret_result = cc == CURLE_OPERATION_TIMEDOUT ? TRY_TIMEOUT : TRY_TRANSIENT;
                 return 0;
         }
         long status = 0;
         curl_off_t retry_after = 0;
-        (void) curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-        if (curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &retry_after) != CURLE_OK || retry_after < 0)
+        (void) kk_curl.easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+        if (kk_curl.easy_getinfo(e, CURLINFO_RETRY_AFTER, &retry_after) != CURLE_OK || retry_after < 0)
                 retry_after = 0;
         *ret_status = status;
         *ret_retry_after = (long) MIN(retry_after, (curl_off_t) RETRY_AFTER_MAX_SEC);

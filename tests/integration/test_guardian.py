@@ -92,7 +92,11 @@ class Daemon:
         # (10 by default) would make the daemon's sd_notify() block
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
-        self.wait_message("READY=1")
+        try:
+            self.wait_message("READY=1")
+        except BaseException:
+            self.stop()
+            raise
 
     def _read(self):
         while not self.closing:
@@ -160,6 +164,7 @@ class GuardianBase(unittest.TestCase):
 
     def setUp(self):
         self.t = Tree()
+        self.addCleanup(self.t.cleanup)  # also when setUp itself fails
         self.t.kernels(*KERNELS)
         self.t.menu(MENU)
         self.menu = self.t.path("/boot/grub/menu.lst")
@@ -168,9 +173,8 @@ class GuardianBase(unittest.TestCase):
     def tearDown(self):
         if self.daemon:
             rc = self.daemon.stop()
-            if rc not in (0, None) and not getattr(self, "_expect_failure", False):
+            if rc not in (0, None):
                 raise AssertionError(f"daemon exited {rc}")
-        self.t.cleanup()
 
     def start(self, **kw):
         self.daemon = Daemon(self.t, **kw)

@@ -126,6 +126,17 @@ class Pin(unittest.TestCase):
         self.assertNotIn("pin", self.state())
         self.assertEqual(show(self.t)["default"], 2, "unpin leaves the menu as it is")
 
+    def test_out_of_range_default_is_rewritten(self):
+        # `default 7` is out of range: GRUB boots the first fallback (2) and keeps [0] as fallback.
+        # Pinning 2 with fallback 1 must rewrite the default line too, or GRUB would take 1 as default.
+        self.t.menu(DEBIAN.replace("default\t\t0", "default\t\t7\nfallback 2 0"))
+        j = show(self.t)
+        self.assertEqual((j["default"], j["fallback"]), (2, [0]))
+        run(self.t, "pin", "--default", "release=6.1.0-25-amd64", "--fallback", "title=Debian GNU/Linux, kernel 6.1.0-26-amd64 (single-user mode)", check=0)
+        j = show(self.t)
+        self.assertEqual((j["default"], j["fallback"]), (2, [1]))
+        self.assertIn("default\t\t2\nfallback 1\n", self.t.read("/boot/grub/menu.lst").decode())
+
     def test_symlinked_grub_conf_stays_a_link(self):
         os.rename(self.t.path("/boot/grub/menu.lst"), self.t.path("/boot/grub/grub.conf"))
         os.symlink("grub.conf", self.t.path("/boot/grub/menu.lst"))

@@ -15,6 +15,7 @@ qemu-user
 cpio
 kmod
 python3
+libdevmapper1.02.1
 "
 # qemu-system-x86: the VM (TCG); seabios: the BIOS that runs GRUB Legacy's MBR.
 # fdisk: sfdisk (partition table without loop devices).
@@ -22,6 +23,7 @@ python3
 # libc6-i386: the grub-legacy shell is a 32-bit binary; qemu-user (qemu-i386)
 #   runs it on hosts whose kernel cannot execute 32-bit code.
 # cpio: initramfs archives; kmod: depmod/modprobe for the guest's module tree.
+# libdevmapper1.02.1: needed by the unpacked grub-common's grub-mkimage (PV-GRUB2).
 
 missing=""
 for p in $PACKAGES; do

@@ -51,6 +51,13 @@ else
 	echo "KK:NO-STEP"
 fi
 
+if [ -e /newroot/kk/power-cut ]; then
+	# The step asked for a power cut: no sync, no unmount. What GRUB reads
+	# next is only what already reached its place on the disk.
+	rm -f /newroot/kk/power-cut
+	echo "KK:POWER-CUT"
+	poweroff -f -n
+fi
 sync
 # A clean unmount, as at a real shutdown (busybox-static has no mountpoint).
 mounted() { awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts; }

@@ -52,15 +52,17 @@ class Boot:
 
 
 def available():
-    """None if QEMU can run here, else a reason."""
+    """None if QEMU can start a TCG machine here, else the reason."""
     if not shutil.which(QEMU):
         return f"{QEMU} not found (run tests/vm/deps.sh)"
     try:
-        res = subprocess.run([QEMU, "-accel", "help"], capture_output=True, text=True, timeout=30)
+        res = subprocess.run([QEMU, "-M", "none", "-accel", "tcg", "-nodefaults", "-display",
+                              "none", "-S", "-monitor", "stdio"], input="quit\n",
+                             capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"{QEMU} does not start: {e}"
-    if "tcg" not in res.stdout:
-        return f"{QEMU} has no TCG accelerator: {res.stdout.strip()}"
+    if res.returncode:
+        return f"{QEMU} cannot start a TCG machine: {res.stderr.strip()[:200]}"
     return None
 
 

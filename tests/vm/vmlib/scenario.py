@@ -107,8 +107,8 @@ class Scenario:
         self.say(f"ok: {msg}")
 
 
-def main(name, body, layouts=("ext3",)):
-    """Run body(scenario) for each layout named on the command line (default: layouts)."""
+def require_vm():
+    """Fail loudly (or skip with KK_SKIP_VM=1) when QEMU cannot run here."""
     reason = qemu.available()
     if reason:
         if os.environ.get("KK_SKIP_VM") == "1":
@@ -116,6 +116,11 @@ def main(name, body, layouts=("ext3",)):
             sys.exit(77)
         print(f"!!!!! VM TESTS CANNOT RUN: {reason} -- set KK_SKIP_VM=1 to skip them !!!!!")
         sys.exit(1)
+
+
+def main(name, body, layouts=("ext3",)):
+    """Run body(scenario) for each layout named on the command line (default: layouts)."""
+    require_vm()
     chosen = sys.argv[1:] or list(layouts)
     start = time.monotonic()
     for layout in chosen:

@@ -13,7 +13,7 @@ while read -r m; do
 	insmod "/lib/kk-modules/$m" 2>&1 | grep -v 'No such device' | sed "s/^/KK:DOM0-INSMOD-FAILED $m: /"
 done < /lib/kk-modules/order
 mount -t xenfs xenfs /proc/xen
-mkdir -p /var/run/xen /var/run/xenstored /var/lib/xen /var/lib/xenstored /var/log/xen
+mkdir -p /var/run/xen /var/run/xenstored /var/lib/xen /var/lib/xenstored /var/log/xen /var/lock
 X=/usr/lib/xen-4.17/bin
 $X/xenstored --pid-file=/var/run/xenstored.pid
 # without xen-init-dom0, xl fails with "Illegal pool specified"
