@@ -176,9 +176,11 @@ static int set_boot_order(const Context *ctx, const MenuInfo *info, MenuLst *m, 
                 if (r < 0)
                         return r;
         }
+        if (!fallback)
+                return 0;
         bool fb_same = n_fallback == info->n_fallback &&
                        memcmp(fallback, info->fallback, n_fallback * sizeof(int)) == 0;
-        if (!fallback || (fb_same && !explicit))
+        if (fb_same && !explicit)
                 return 0;
         char list[MENULST_MAX_FALLBACK * 12 + 1] = "";
         size_t k = 0;
