@@ -34,22 +34,43 @@ step "2. The administrator wants kernel 2.6.36-rc4 and pins it by identity, not 
 run pin --default release=2.6.36-rc4-Avar-Akbar+
 boots
 
-step "3. A kernel upgrade runs update-grub (the real before/after of commit 42410e4)"
+rewrite() {
+    # update-grub writes in place (cat new > menu.lst), keeping `default` as it was
+    local pinned; pinned=$(grep -m1 '^default' "$root/boot/grub/menu.lst")
+    sed "0,/^default.*/s//$pinned/" "$corpus/03-avar-linode-etc-after-update-grub.lst" > "$root/update-grub.out"
+    cat "$root/update-grub.out" > "$root/boot/grub/menu.lst"
+    echo "    '$pinned' now points two entries higher in the file update-grub wrote."
+}
+
+step "3. Without the daemon: a kernel upgrade runs update-grub (the real rewrite of commit 42410e4)"
 echo "    update-grub regenerates the AUTOMAGIC block, newest kernel first, and leaves 'default' alone:"
-pinned=$(grep -m1 '^default' "$root/boot/grub/menu.lst")
-sed "0,/^default.*/s//$pinned/" "$corpus/03-avar-linode-etc-after-update-grub.lst" > "$root/boot/grub/menu.lst.new"
-mv "$root/boot/grub/menu.lst.new" "$root/boot/grub/menu.lst"
-echo "    '$pinned' now points two entries higher:"
+rewrite
 boots
 echo "    -> the next reboot would start a kernel nobody chose."
 
-step "4. kernelkeeper notices the pin no longer holds and restores it (the daemon does this at once)"
+step "4. The kernel package's hook runs after update-grub: kernelkeeper pin --reapply"
 cp "$root/boot/grub/menu.lst" "$root/rewritten.lst"
 run pin --reapply
 boots
 echo "    Only the default line changed; the distro's new entries stay:"
 diff -u "$root/rewritten.lst" "$root/boot/grub/menu.lst" | sed -n '3,$p' | grep '^[-+]' || true
-run status
 
-step "5. Every entry is still checked the way GRUB will read it"
+step "5. With the daemon: the same rewrite is undone at once"
+cp "$corpus/02-avar-linode-etc-before-update-grub.lst" "$root/boot/grub/menu.lst"
+"$kk" --root "$root" pin --reapply 2>/dev/null
+printf '%s$ %s%s\n' "$b" "kernelkeeper --root \$ROOT daemon &" "$n"
+"$kk" --root "$root" daemon --foreground 2> "$root/daemon.log" &
+daemon=$!
+trap 'kill $daemon 2>/dev/null; rm -rf "$root"' EXIT
+for _ in $(seq 50); do grep -q . "$root/run/kernelkeeper/daemon.json" 2>/dev/null && break; sleep 0.1; done
+rewrite
+start=$(date +%s%N)
+until "$kk" --root "$root" --json menu show | grep -q '"default": 3'; do sleep 0.01; done
+echo "    restored $(( ($(date +%s%N) - start) / 1000000 )) ms after update-grub's write:"
+boots
+sed 's/^/    daemon: /' "$root/daemon.log" | grep -i "restored" || true
+run status
+kill $daemon; wait $daemon 2>/dev/null || true
+
+step "6. Every entry is still checked the way GRUB will read it"
 run menu check && echo "    default and fallbacks load kernels that exist."
