@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <fcntl.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 #include "common/chase.h"
@@ -24,7 +26,9 @@ static void split_device(const char *grub_path, const char **ret_dev, size_t *re
         }
 }
 
-static bool has_holes(const char *path)
+/* GRUB 0.97 reads holes of block-mapped files (ext2/ext3) as zeros but fails (Error 16) on a hole
+ * in an extent-mapped one (ext4). Filesystems that cannot tell count as extent-mapped. */
+static bool has_unreadable_holes(const char *path)
 {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
@@ -33,7 +37,12 @@ static bool has_holes(const char *path)
         if (fstat(fd, &st) < 0 || st.st_size == 0)
                 return false;
         off_t hole = lseek(fd, 0, SEEK_HOLE);
-        return hole >= 0 && hole < st.st_size;
+        if (hole < 0 || hole >= st.st_size)
+                return false;
+        int flags = 0;
+        if (ioctl(fd, FS_IOC_GETFLAGS, &flags) >= 0 && !(flags & FS_EXTENT_FL))
+                return false;
+        return true;
 }
 
 FileState menulst_resolve_file(const MenuFs *fs, const char *root_dev, const char *grub_path, char **ret_host)
@@ -63,7 +72,7 @@ FileState menulst_resolve_file(const MenuFs *fs, const char *root_dev, const cha
         }
         struct stat st;
         FileState s = stat(host, &st) < 0 || !S_ISREG(st.st_mode) ? FILE_MISSING
-                      : has_holes(host)                          ? FILE_SPARSE
+                      : has_unreadable_holes(host)                          ? FILE_SPARSE
                                                                  : FILE_OK;
         if (ret_host)
                 *ret_host = TAKE_PTR(host);
@@ -104,7 +113,7 @@ static int describe(char **ret, const MenuEntry *e, const char *what, const char
                 return asprintf(ret, "entry %d '%s': %s %s is missing (looked for %s)", e->index, e->title, what,
                                 grub_path, host ? host : "?");
         case FILE_SPARSE:
-                return asprintf(ret, "entry %d '%s': %s %s has holes, GRUB 0.97 cannot read it from ext4",
+                return asprintf(ret, "entry %d '%s': %s %s has holes in an extent-mapped file, GRUB 0.97 cannot read it (Error 16)",
                                 e->index, e->title, what, grub_path);
         case FILE_UNVERIFIABLE:
                 return asprintf(ret, "entry %d '%s': %s %s is not on the boot filesystem, cannot check it",

@@ -128,7 +128,7 @@ typedef struct MenuFs {
 typedef enum FileState {
         FILE_OK,
         FILE_MISSING,
-        FILE_SPARSE,        /* has holes: GRUB 0.97 cannot read it on ext4 */
+        FILE_SPARSE,        /* holes in an extent-mapped file: GRUB 0.97 cannot read it */
         FILE_UNVERIFIABLE,  /* on another device or written as a block list */
 } FileState;
 

@@ -84,29 +84,23 @@ class Disk:
                   stdout=subprocess.DEVNULL)
         root_stage = pathlib.Path(root_stage)
         if self.layout.separate_boot:
-            boot_stage = root_stage / "boot"
-            with tempfile.TemporaryDirectory() as empty:
-                # The root filesystem gets an empty /boot mount point.
-                self._mkfs(1, "ext4", 4096, root_stage, exclude_boot=empty)
-            self._mkfs(0, self.layout.fstype, self.layout.blocksize, boot_stage)
+            with tempfile.TemporaryDirectory() as scratch:
+                # mke2fs -d has no exclude: the root filesystem is made from a
+                # copy of the tree whose /boot is an empty mount point.
+                root_only = pathlib.Path(scratch) / "root"
+                cache.run(["cp", "-a", "--reflink=auto", str(root_stage), str(root_only)])
+                cache.run(["find", str(root_only / "boot"), "-mindepth", "1", "-delete"])
+                self._mkfs(1, "ext4", 4096, root_only)
+            self._mkfs(0, self.layout.fstype, self.layout.blocksize, root_stage / "boot")
         else:
             self._mkfs(0, self.layout.fstype, self.layout.blocksize, root_stage)
         self.assert_not_sparse()
         self._install_grub()
 
-    def _mkfs(self, part, fstype, blocksize, stage, exclude_boot=None):
+    def _mkfs(self, part, fstype, blocksize, stage):
         off, size = self.parts[part]
-        src = stage
-        if exclude_boot:
-            # mke2fs -d has no exclude: stage a copy of the tree without /boot's content.
-            src = pathlib.Path(exclude_boot) / "root"
-            cache.run(["cp", "-a", "--reflink=auto", str(stage), str(src)])
-            cache.run(["find", str(src / "boot"), "-mindepth", "1", "-delete"])
-        cmd = ["mke2fs", "-q", "-F", "-t", fstype, "-d", str(src), "-E", f"offset={off}"]
-        if blocksize:
-            cmd += ["-b", str(blocksize)]
-        cmd += [str(self.path), f"{size // 1024}k"]
-        cache.run(cmd, env=dict(os.environ, MKE2FS_DEVICE_SECTSIZE="512"))
+        cache.run(["mke2fs", "-q", "-F", "-t", fstype, "-b", str(blocksize), "-d", str(stage),
+                   "-E", f"offset={off}", str(self.path), f"{size // 1024}k"])
 
     def _install_grub(self):
         script = f"device (hd0) {self.path}\nroot (hd0,0)\nsetup (hd0)\nquit\n"
@@ -179,9 +173,19 @@ class Disk:
             self.assert_not_sparse(path)
 
     def rdump(self, path, dest):
+        """Copy the guest directory `path` to dest/<its name>."""
         part, inner = self._locate(path)
         os.makedirs(dest, exist_ok=True)
-        self.debugfs(part, [f"rdump {inner} {dest}"])
+        if inner != "/":
+            self.debugfs(part, [f"rdump {inner} {dest}"])
+            return
+        # a separate /boot is its partition's root, which rdump cannot name
+        target = os.path.join(dest, os.path.basename(path))
+        os.makedirs(target, exist_ok=True)
+        out, _ = self.debugfs(part, ["ls -p /"])
+        names = [ln.split("/")[5] for ln in out.splitlines() if ln.startswith("/")]
+        self.debugfs(part, [f"rdump /{n} {target}" for n in names
+                            if n not in (".", "..", "lost+found")])
 
     def assert_not_sparse(self, path=None):
         """GRUB 0.97 cannot read files with holes on ext4 (Error 16)."""

@@ -52,9 +52,13 @@ else
 fi
 
 if [ -e /newroot/kk/power-cut ]; then
-	# The step asked for a power cut: no sync, no unmount. What GRUB reads
-	# next is only what already reached its place on the disk.
+	# The step asked for a power cut without unmount. fsync of /kk commits the
+	# journal (Linux replays it and finds the next step); a global sync or
+	# syncfs would also write the metadata in place, which is exactly what is
+	# under test: GRUB, which does not replay the journal, must see only what
+	# the step's own writes put in place.
 	rm -f /newroot/kk/power-cut
+	sync /newroot/kk
 	echo "KK:POWER-CUT"
 	poweroff -f -n
 fi

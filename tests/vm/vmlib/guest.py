@@ -7,7 +7,7 @@ import re
 import shutil
 import subprocess
 
-from . import cache, disk, kernel
+from . import disk, kernel
 
 def root_device(layout):
     disk = "/dev/xvda" if layout.xen else "/dev/vda"

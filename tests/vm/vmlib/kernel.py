@@ -85,7 +85,15 @@ def _initramfs(tree, release, version):
     (stage / "lib" / "kk-modules" / "order").write_text("\n".join(order) + "\n")
     write_initramfs(stage, out)
     shutil.rmtree(stage)
+    prune_older(out, f"initrd.img-{release}-")
     return out
+
+
+def prune_older(keep, prefix):
+    """Drop superseded builds (older init script or package) from the cache."""
+    for old in keep.parent.glob(prefix + "*"):
+        if old != keep and old.is_file():
+            old.unlink()
 
 
 def write_initramfs(stage, out):

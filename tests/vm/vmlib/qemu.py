@@ -5,7 +5,6 @@ kernel's own lines ("Linux version", "Command line:") and from the KK:
 markers printed by the initramfs (guest-init.sh)."""
 
 import dataclasses
-import os
 import re
 import shutil
 import subprocess

@@ -8,6 +8,7 @@ guest's /boot (a second tmpfs on /boot when the guest has a separate /boot
 partition) plus the host's /usr, inside a private mount namespace so nothing
 leaks to the host. Only grub-probe is replaced (see grub-probe)."""
 
+import os
 import pathlib
 import subprocess
 
@@ -49,8 +50,10 @@ def run(boot_tree, layout):
         "PROBE_ROOT": "/dev/vda2" if layout.separate_boot else "/dev/vda1",
         "PROBE_BOOT": "/dev/vda1",
     }
-    res = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", _SCRIPT],
-                         env=env, capture_output=True, text=True)
+    # not root: a user namespace maps us to root for the mounts and chroot
+    userns = ["--map-root-user"] if os.geteuid() != 0 else []
+    res = subprocess.run(["unshare", "-m", "--propagation", "private"] + userns
+                         + ["sh", "-c", _SCRIPT], env=env, capture_output=True, text=True)
     if res.returncode:
         raise RuntimeError(f"update-grub failed ({res.returncode}):\n{res.stdout}{res.stderr}")
     return res.stdout + res.stderr

@@ -8,7 +8,6 @@ import hashlib
 import os
 import pathlib
 import shutil
-import subprocess
 
 from . import cache, guest, kernel, qemu
 
@@ -115,6 +114,7 @@ def dom0_initrd(k):
             f.write(name + "\n")
     kernel.write_initramfs(stage, out)
     shutil.rmtree(stage)
+    kernel.prune_older(out, "dom0-initrd-")
     return out
 
 
