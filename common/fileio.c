@@ -62,7 +62,7 @@ int read_full_file(const char *path, size_t max_size, char **ret_data, size_t *r
         return read_full_fd(fd, max_size, ret_data, ret_size);
 }
 
-static int write_all(int fd, const void *data, size_t size)
+int loop_write(int fd, const void *data, size_t size)
 {
         const char *p = data;
         while (size > 0) {
@@ -131,7 +131,7 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
         if (fd < 0)
                 return negative_errno();
 
-        int r = write_all(fd, data, size);
+        int r = loop_write(fd, data, size);
         if (r < 0)
                 goto fail;
 

@@ -24,6 +24,9 @@ typedef enum WriteFlags {
  * chase_in_root()). */
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode, WriteFlags flags);
 
+/* Writes all of data, retrying short writes and EINTR. */
+int loop_write(int fd, const void *data, size_t size);
+
 /* mkdir -p with the given mode for the directories it creates. */
 int mkdir_p(const char *path, mode_t mode);
 

@@ -77,21 +77,6 @@ int userdata_log_open(const Context *ctx, const char *instance_id, unsigned inde
         return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-        while (n > 0) {
-                ssize_t k = write(fd, p, n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                p += k;
-                n -= (size_t) k;
-        }
-        return 0;
-}
-
 /* The script is handed to the kernel from a sealed memfd: no copy of it is written to disk, and
  * nothing can change it between the hash and the exec. The fd stays open across exec (no
  * MFD_CLOEXEC) because the interpreter of a #! script opens it as /dev/fd/N. */
@@ -100,7 +85,7 @@ static int script_fd(const UserDataPart *p)
         _cleanup_close_ int fd = memfd_create("kernelkeeper-userdata", MFD_ALLOW_SEALING);
         if (fd < 0)
                 return negative_errno();
-        int r = write_all(fd, p->data, p->size);
+        int r = loop_write(fd, p->data, p->size);
         if (r < 0)
                 return r;
         if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
@@ -157,9 +142,9 @@ static int copy_output(int in_fd, int log_fd, int journal_fd, bool *ret_eof)
                 *ret_eof = true;
                 return 0;
         }
-        int r = write_all(log_fd, buf, (size_t) n);
+        int r = loop_write(log_fd, buf, (size_t) n);
         if (journal_fd >= 0)
-                (void) write_all(journal_fd, buf, (size_t) n);
+                (void) loop_write(journal_fd, buf, (size_t) n);
         return r;
 }
 
