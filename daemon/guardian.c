@@ -9,7 +9,6 @@
 #include <systemd/sd-event.h>
 
 #include "common/chase.h"
-#include "common/fileio.h"
 #include "common/macro.h"
 #include "daemon/guardian-runfile.h"
 #include "daemon/guardian-storm.h"
@@ -110,12 +109,9 @@ static void rearm(Guardian *g)
                 log_debug("Watching %s", mp);
 }
 
-static void storm_backoff(Guardian *g, const char *data, size_t size, uint64_t backoff)
+static void storm_backoff(Guardian *g, const LoadedMenu *seen, uint64_t backoff)
 {
-        const char *writer = NULL;
-        _cleanup_(menulst_freep) MenuLst *m = NULL;
-        if (data && menulst_parse(data, size, &m) >= 0)
-                writer = menulst_guess_writer(m);
+        const char *writer = menulst_guess_writer(seen->menu);
         unsigned secs = (unsigned) ((backoff + USEC_PER_SEC - 1) / USEC_PER_SEC);
 
         _cleanup_free_ char *f_writer = NULL, *f_backoff = NULL, *f_count = NULL;
@@ -155,22 +151,21 @@ static void check(Guardian *g, const char *why)
         if (watch_set_stale(g->watches, ctx->root, ctx->config.menu_path))
                 rearm(g);
 
-        _cleanup_free_ char *path = NULL, *data = NULL;
-        size_t size = 0;
+        _cleanup_free_ char *path = NULL;
         int r = chase_in_root(ctx->root, ctx->config.menu_path, 0, &path);
         if (r == -ENOENT || r == -ENOTDIR) {
                 set_status(g, "Waiting for %s to appear", ctx->config.menu_path);
                 log_debug("Check (%s): %s does not exist", why, ctx->config.menu_path);
                 return;
         }
-        /* the bytes another tool left there: what a storm is recognised by, and who wrote it */
-        if (r >= 0)
-                (void) read_full_file(path, MENULST_MAX_SIZE, &data, &size);
 
         log_debug("Checking the pin (%s)", why);
         PinOutcome outcome;
         _cleanup_free_ char *sel = NULL;
-        r = pin_reapply(ctx, &outcome, &sel);
+        /* seen: the bytes another tool left there, as the check read them: what a storm is
+         * recognised by, and who wrote it */
+        _cleanup_(loaded_menu_freep) LoadedMenu *seen = NULL;
+        r = pin_reapply(ctx, &outcome, &sel, &seen);
         if (r == -EBUSY) {
                 /* another writer is at work right now; look again once it is done */
                 schedule_check(g, debounce_usec(g));
@@ -187,16 +182,16 @@ static void check(Guardian *g, const char *why)
         if (outcome == PIN_RESTORED) {
                 g->restores++;
                 uint64_t backoff = 0;
-                if (data) {
+                if (seen) {
                         StormLimits l = {
                                 .count = ctx->config.storm_count,
                                 .window_usec = (uint64_t) ctx->config.storm_window_sec * USEC_PER_SEC,
                                 .max_backoff_usec = (uint64_t) ctx->config.storm_max_backoff_sec * USEC_PER_SEC,
                         };
-                        backoff = storm_note_restore(&g->storm, &l, storm_hash(data, size), now);
+                        backoff = storm_note_restore(&g->storm, &l, storm_hash(seen->data, seen->size), now);
                 }
                 if (backoff) {
-                        storm_backoff(g, data, size, backoff);
+                        storm_backoff(g, seen, backoff);
                         return;
                 }
         }

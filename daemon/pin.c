@@ -77,7 +77,8 @@ static void format_list(char *buf, size_t size, const int *l, size_t n)
                 snprintf(buf + k, size - k, "]");
 }
 
-int pin_enforce(const Context *ctx, const Pin *pin, PinOutcome *ret_outcome, char **ret_summary)
+int pin_enforce(const Context *ctx, const Pin *pin, PinOutcome *ret_outcome, char **ret_summary,
+                LoadedMenu **ret_seen)
 {
         _cleanup_(loaded_menu_freep) LoadedMenu *lm = NULL;
         int r = menu_load(ctx, &lm);
@@ -108,6 +109,8 @@ int pin_enforce(const Context *ctx, const Pin *pin, PinOutcome *ret_outcome, cha
                 *ret_outcome = PIN_HELD;
                 if (ret_summary)
                         *ret_summary = NULL;
+                if (ret_seen)
+                        *ret_seen = TAKE_PTR(lm);
                 return 0;
         }
 
@@ -140,6 +143,8 @@ int pin_enforce(const Context *ctx, const Pin *pin, PinOutcome *ret_outcome, cha
                         *ret_summary = NULL;
         }
         *ret_outcome = PIN_RESTORED;
+        if (ret_seen)
+                *ret_seen = TAKE_PTR(lm);
         return 0;
 }
 
@@ -156,7 +161,7 @@ static int record_restore(const Context *ctx, json_t *state, const char *summary
         return state_save(ctx, state);
 }
 
-int pin_reapply(const Context *ctx, PinOutcome *ret_outcome, char **ret_default_sel)
+int pin_reapply(const Context *ctx, PinOutcome *ret_outcome, char **ret_default_sel, LoadedMenu **ret_seen)
 {
         _cleanup_json_ json_t *state = NULL;
         int r = state_load(ctx, &state);
@@ -168,6 +173,8 @@ int pin_reapply(const Context *ctx, PinOutcome *ret_outcome, char **ret_default_
                 *ret_outcome = PIN_NONE;
                 if (ret_default_sel)
                         *ret_default_sel = NULL;
+                if (ret_seen)
+                        *ret_seen = NULL;
                 return 0;
         }
         if (r < 0)
@@ -175,7 +182,8 @@ int pin_reapply(const Context *ctx, PinOutcome *ret_outcome, char **ret_default_
 
         PinOutcome outcome;
         _cleanup_free_ char *summary = NULL;
-        r = pin_enforce(ctx, &pin, &outcome, &summary);
+        _cleanup_(loaded_menu_freep) LoadedMenu *seen = NULL;
+        r = pin_enforce(ctx, &pin, &outcome, &summary, ret_seen ? &seen : NULL);
         if (r < 0)
                 return r;
         if (outcome == PIN_RESTORED) {
@@ -191,5 +199,7 @@ int pin_reapply(const Context *ctx, PinOutcome *ret_outcome, char **ret_default_
         *ret_outcome = outcome;
         if (ret_default_sel)
                 *ret_default_sel = TAKE_PTR(pin.default_sel);
+        if (ret_seen)
+                *ret_seen = TAKE_PTR(seen);
         return 0;
 }

@@ -25,12 +25,15 @@ typedef enum PinOutcome {
 
 /* Makes GRUB boot the pinned entries: resolves the selectors against the menu as it is now, changes
  * only default/fallback lines (or the 'default' file under `default saved`), verifies the result
- * and writes it. Logs its errors. ret_summary (may be NULL) gets "default 2->4, fallback [3]->[5]". */
-int pin_enforce(const Context *ctx, const Pin *pin, PinOutcome *ret_outcome, char **ret_summary);
+ * and writes it. Logs its errors. ret_summary (may be NULL) gets "default 2->4, fallback [3]->[5]";
+ * ret_seen (may be NULL) gets the menu as it was read, before any restore. */
+int pin_enforce(const Context *ctx, const Pin *pin, PinOutcome *ret_outcome, char **ret_summary,
+                LoadedMenu **ret_seen);
 
 /* What `pin --reapply` and the daemon both do: loads the state, enforces the recorded pin and, when
  * the menu had to be rewritten, logs KK_MESSAGE_PIN_RESTORED with the change and records it in the
  * state ("last_restore", and the "restores" counter). Errors are logged (-EBUSY: the file changed
  * under us, try again; -ENOENT: the pinned entry cannot boot, the menu was left alone).
- * ret_default_sel (may be NULL) gets the pinned default selector, NULL with PIN_NONE. */
-int pin_reapply(const Context *ctx, PinOutcome *ret_outcome, char **ret_default_sel);
+ * ret_default_sel (may be NULL) gets the pinned default selector, NULL with PIN_NONE; ret_seen (may
+ * be NULL) gets the menu pin_enforce() read, NULL with PIN_NONE. */
+int pin_reapply(const Context *ctx, PinOutcome *ret_outcome, char **ret_default_sel, LoadedMenu **ret_seen);

@@ -11,7 +11,7 @@ static int reapply(Context *ctx)
 {
         PinOutcome outcome;
         _cleanup_free_ char *sel = NULL;
-        int r = pin_reapply(ctx, &outcome, &sel);
+        int r = pin_reapply(ctx, &outcome, &sel, NULL);
         if (r < 0)
                 return r;
         if (outcome == PIN_NONE)
@@ -56,7 +56,7 @@ int verb_pin(Context *ctx, CliArgs *args)
                 return r;
         PinOutcome outcome;
         _cleanup_free_ char *summary = NULL;
-        r = pin_enforce(ctx, &pin, &outcome, &summary);
+        r = pin_enforce(ctx, &pin, &outcome, &summary, NULL);
         if (r < 0)
                 return r;
         r = pin_to_state(state, &pin);

@@ -164,7 +164,7 @@ static int apply_directive(const Context *ctx, const UserDataPart *p, const char
         Pin pin = { .default_sel = d->pin_default, .fallback_sels = d->pin_fallback };
         PinOutcome outcome = PIN_HELD;
         _cleanup_free_ char *summary = NULL;
-        r = pin_enforce(ctx, &pin, &outcome, &summary); /* logs its errors */
+        r = pin_enforce(ctx, &pin, &outcome, &summary, NULL); /* logs its errors */
         if (r >= 0) {
                 _cleanup_json_ json_t *state = NULL;
                 r = state_load(ctx, &state);
