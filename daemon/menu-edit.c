@@ -45,7 +45,7 @@ int menu_add_entry(const Context *ctx, const NewEntry *e)
         if (r < 0)
                 return log_error_errno(r, "Cannot add the entry: %m");
         if (info->n_entries == 0)
-                return menu_write(ctx, lm, m, NULL, 0);
+                return menu_write(ctx, lm, m, NULL, 0, NULL);
 
         _cleanup_free_ int *map = calloc(info->n_entries, sizeof(int));
         if (!map)

@@ -110,14 +110,19 @@ static bool same_file(const struct stat *a, const struct stat *b)
 }
 
 int menu_write(const Context *ctx, const LoadedMenu *lm, const MenuLst *m, const char *default_data,
-               size_t default_size)
+               size_t default_size, const MenuInfo *evaluated)
 {
         const char *dd = default_data ? default_data : lm->default_data;
         size_t ds = default_data ? default_size : lm->default_size;
-        _cleanup_(menu_info_freep) MenuInfo *info = NULL;
-        int r = menu_evaluate(ctx, lm, m, dd, ds, &info);
-        if (r < 0)
-                return log_error_errno(r, "Cannot evaluate the new menu: %m");
+        _cleanup_(menu_info_freep) MenuInfo *own = NULL;
+        const MenuInfo *info = evaluated;
+        int r;
+        if (!info) {
+                r = menu_evaluate(ctx, lm, m, dd, ds, &own);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot evaluate the new menu: %m");
+                info = own;
+        }
 
         /* the one rule for /boot: GRUB's default must load a kernel that is there */
         _cleanup_strv_free_ char **problems = NULL;
@@ -229,7 +234,7 @@ int menu_write_boot_order(const Context *ctx, const LoadedMenu *lm, const MenuLs
         if (!boot_order_is(after, default_entry, fallback, n_fallback))
                 return log_error_errno(EPROTO, "Cannot express this boot order in %s (GRUB would boot entry %d); nothing written",
                                        lm->path, after->default_entry);
-        r = menu_write(ctx, lm, m, default_file, default_size);
+        r = menu_write(ctx, lm, m, default_file, default_size, after);
         if (r < 0)
                 return r;
         if (ret_after)

@@ -34,9 +34,11 @@ int menu_evaluate(const Context *ctx, const LoadedMenu *lm, const MenuLst *m, co
                   size_t default_size, MenuInfo **ret);
 
 /* Writes a new menu (and/or default file) after checking that GRUB's default would load a kernel
- * that exists. Refuses (-EBUSY) if the file changed since it was loaded. Logs its errors. */
+ * that exists. Refuses (-EBUSY) if the file changed since it was loaded. evaluated (may be NULL) is
+ * menu_evaluate()'s result for exactly this menu and default file, if the caller has it. Logs its
+ * errors. */
 int menu_write(const Context *ctx, const LoadedMenu *lm, const MenuLst *m, const char *default_data,
-               size_t default_size);
+               size_t default_size, const MenuInfo *evaluated);
 
 /* Makes GRUB boot default_entry first and then the fallback list (left alone when fallback is NULL):
  * edits the default/fallback lines of a copy of base, or the 'default' file under `default saved`;
