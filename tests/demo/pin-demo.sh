@@ -61,7 +61,8 @@ cp "$corpus/02-avar-linode-etc-before-update-grub.lst" "$root/boot/grub/menu.lst
 printf '%s$ %s%s\n' "$b" "kernelkeeper --root \$ROOT daemon &" "$n"
 "$kk" --root "$root" daemon --foreground 2> "$root/daemon.log" &
 daemon=$!
-trap 'kill $daemon 2>/dev/null; rm -rf "$root"' EXIT
+# the daemon may already be gone (killed below): the trap must not make the script's status
+trap 'kill "$daemon" 2>/dev/null || true; rm -rf "$root"' EXIT
 for _ in $(seq 50); do grep -q . "$root/run/kernelkeeper/daemon.json" 2>/dev/null && break; sleep 0.1; done
 rewrite
 start=$(date +%s%N)
