@@ -130,7 +130,7 @@ static int run_script(const Context *ctx, const UserDataPart *p, const char *ins
         if (r < 0) {
                 log_error_errno(r, "Cannot run user-data part %u: %m", p->index);
                 *ret_status = "failed";
-                (void) userdata_record_finished(ctx, p, scope, "failed", NULL);
+                (void) userdata_record_finished(ctx, p, scope, "failed", NULL, "could not be started");
                 return 0;
         }
         const char *status = o.timed_out ? "timeout" : (!o.signal && o.exit_status == 0) ? "success" : "failed";
@@ -144,7 +144,7 @@ static int run_script(const Context *ctx, const UserDataPart *p, const char *ins
         if (r < 0)
                 return log_oom();
         dprintf(log_fd, "== kernelkeeper: part %u %s\n", p->index, summary);
-        if ((r = userdata_record_finished(ctx, p, scope, status, &o)) < 0)
+        if ((r = userdata_record_finished(ctx, p, scope, status, &o, NULL)) < 0)
                 return r;
         _cleanup_free_ char *with_log = NULL;
         if (asprintf(&with_log, "%s; output in %s", summary, shown_log) < 0)
@@ -163,8 +163,10 @@ static int apply_directive(const Context *ctx, const UserDataPart *p, const char
         const Directive *d = p->directive;
         Pin pin = { .default_sel = d->pin_default, .fallback_sels = d->pin_fallback };
         PinOutcome outcome = PIN_HELD;
-        _cleanup_free_ char *summary = NULL;
-        r = pin_enforce(ctx, &pin, &outcome, &summary, NULL); /* logs its errors */
+        _cleanup_free_ char *summary = NULL, *problem = NULL;
+        /* the selectors are user data: problems with them come back unlogged and unquoted, and are
+         * reported below under the part's name; other errors (menu.lst, state) are logged there */
+        r = pin_enforce(ctx, &pin, &outcome, &summary, NULL, &problem);
         if (r >= 0) {
                 _cleanup_json_ json_t *state = NULL;
                 r = state_load(ctx, &state);
@@ -174,12 +176,23 @@ static int apply_directive(const Context *ctx, const UserDataPart *p, const char
                         r = state_save(ctx, state);
         }
         const char *status = r < 0 ? "failed" : "success";
-        if ((r = userdata_record_finished(ctx, p, scope, status, NULL)) < 0)
-                return r;
-        _cleanup_free_ char *msg = NULL;
-        if (asprintf(&msg, streq(status, "success") ? "pinned '%s' (%s)" : "could not pin '%s'%s", d->pin_default,
-                     summary ? summary : (outcome == PIN_HELD ? "menu.lst already boots it" : "")) < 0)
+        _cleanup_free_ char *msg = NULL, *note = NULL;
+        int k;
+        if (r >= 0)
+                k = asprintf(&msg, "applied its pin (%s)",
+                             outcome == PIN_RESTORED && summary ? summary : "menu.lst already boots the pinned entries");
+        else {
+                const char *why = problem ? problem : "its pin could not be applied (see the error above)";
+                char h[13];
+                short_hash(p, h);
+                k = asprintf(&msg, "failed: %s", why);
+                if (k >= 0)
+                        k = asprintf(&note, "part %u (%s, sha256 %s): %s", p->index, p->content_type, h, why);
+        }
+        if (k < 0)
                 return log_oom();
+        if ((r = userdata_record_finished(ctx, p, scope, status, NULL, note)) < 0)
+                return r;
         event(p, instance_id, status, NULL, msg);
         *ret_status = status;
         return 0;
@@ -231,7 +244,8 @@ static int run_parts(const Context *ctx, const UserData *u, const char *instance
                         log_error("User-data part %u was cut off %u times by a crash or reboot; marked failed, not "
                                   "run again",
                                   p->index, attempt);
-                        if ((r = userdata_record_finished(ctx, p, scope, "failed", NULL)) < 0)
+                        if ((r = userdata_record_finished(ctx, p, scope, "failed", NULL,
+                                                          "cut off twice by a crash or reboot")) < 0)
                                 return r;
                         event(p, instance_id, "failed", NULL, "was cut off twice and is not run again");
                         failed++;
@@ -239,7 +253,8 @@ static int run_parts(const Context *ctx, const UserData *u, const char *instance
                 }
                 if (failed > 0 && ctx->config.stop_on_failure) {
                         log_notice("User-data part %u not run: an earlier part failed and StopOnFailure=yes", p->index);
-                        if ((r = userdata_record_finished(ctx, p, scope, "skipped", NULL)) < 0)
+                        if ((r = userdata_record_finished(ctx, p, scope, "skipped", NULL,
+                                                          "an earlier part failed and StopOnFailure=yes")) < 0)
                                 return r;
                         continue;
                 }
@@ -417,13 +432,17 @@ static int userdata_show(Context *ctx)
         json_array_foreach(parts, i, p) {
                 const char *hash = json_string_value(json_object_get(p, "sha256"));
                 char buf[256];
+                json_t *run = json_object_get(runs, hash ?: "");
                 printf("part %lld:   %s %s, %s, %lld bytes, sha256 %.12s\n           %s\n",
                        (long long) json_integer_value(json_object_get(p, "index")),
                        json_string_value(json_object_get(p, "kind")) ?: "?",
                        json_string_value(json_object_get(p, "type")) ?: "?",
                        json_string_value(json_object_get(p, "frequency")) ?: "?",
                        (long long) json_integer_value(json_object_get(p, "size")), hash ?: "?",
-                       run_summary(json_object_get(runs, hash ?: ""), buf, sizeof buf));
+                       run_summary(run, buf, sizeof buf));
+                const char *note = json_string_value(json_object_get(run, "note"));
+                if (note)
+                        printf("           %s\n", note);
         }
         return EXIT_OK;
 }
