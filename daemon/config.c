@@ -135,12 +135,19 @@ static char *strip(char *s)
         return s;
 }
 
-static int load_file(Config *c, const char *path, bool must_exist, char **ret_error_line)
+/* root NULL: path is a host path (--config); else path is resolved inside root, shown as ROOT/path */
+static int load_file(Config *c, const char *root, const char *rel, bool must_exist, char **ret_error_line)
 {
-        _cleanup_free_ char *data = NULL;
-        int r = read_full_file(path, 1024 * 1024, &data, NULL);
+        _cleanup_free_ char *data = NULL, *joined = root ? path_join_root(root, rel) : NULL;
+        const char *path = root ? joined : rel;
+        if (!path)
+                return -ENOMEM;
+        int r = root ? read_full_file_in_root(root, rel, 0, 1024 * 1024, &data, NULL)
+                     : read_full_file(rel, 1024 * 1024, &data, NULL);
         if (r == -ENOENT && !must_exist)
                 return 0;
+        if (r == -EINVAL)
+                return asprintf(ret_error_line, "%s is not a regular file", path) < 0 ? -ENOMEM : r;
         if (r < 0)
                 return asprintf(ret_error_line, "%s: %s", path, strerror(-r)) < 0 ? -ENOMEM : r;
 
@@ -214,19 +221,20 @@ static int filter_conf(const struct dirent *d)
 int config_load(Config *c, const char *root, const char *explicit_path, char **ret_error_line)
 {
         *ret_error_line = NULL;
-        _cleanup_free_ char *main_path = explicit_path ? strdup(explicit_path)
-                                                       : path_join_root(root, SYSCONFDIR "/kernelkeeper.conf");
-        if (!main_path)
-                return -ENOMEM;
-        int r = load_file(c, main_path, explicit_path != NULL, ret_error_line);
+        /* --config FILE is a host path; the default one is in the tree and resolved inside it */
+        const char *main_path = explicit_path ? explicit_path : SYSCONFDIR "/kernelkeeper.conf";
+        const char *in = explicit_path ? NULL : root;
+        int r = load_file(c, in, main_path, explicit_path != NULL, ret_error_line);
         if (r < 0)
                 return r;
 
-        _cleanup_free_ char *dir = NULL;
+        _cleanup_free_ char *dir = NULL, *host_dir = NULL;
         if (asprintf(&dir, "%s.d", main_path) < 0)
                 return -ENOMEM;
+        if (in && chase_in_root(in, dir, 0, &host_dir) < 0)
+                return 0; /* no drop-in directory */
         struct dirent **names = NULL;
-        int n = scandir(dir, &names, filter_conf, alphasort);
+        int n = scandir(in ? host_dir : dir, &names, filter_conf, alphasort);
         if (n < 0)
                 return 0; /* no drop-in directory */
         for (int i = 0; i < n; i++) {
@@ -234,7 +242,7 @@ int config_load(Config *c, const char *root, const char *explicit_path, char **r
                 if (r >= 0 && asprintf(&path, "%s/%s", dir, names[i]->d_name) < 0)
                         r = -ENOMEM;
                 if (r >= 0)
-                        r = load_file(c, path, true, ret_error_line);
+                        r = load_file(c, in, path, true, ret_error_line);
                 free(names[i]);
         }
         free(names);

@@ -35,3 +35,10 @@ int log_event(int level, const char *message_id, const char *const *fields, cons
 #define KK_MESSAGE_USERDATA_RAN "9a3c1f0e5b7d4c2a8e6f1d3b5a7c9e04"
 
 #define log_oom() log_error_errno(ENOMEM, "Out of memory")
+
+/* The one line for an error of the file helpers (read_full_file*(), open_in_root(),
+ * write_file_atomic()), for which -EINVAL means "not a regular file" (a FIFO, a directory, a link
+ * where none may be): "Cannot ACTION PATH: %m" otherwise. */
+#define log_file_error(r, action, path)                                                                  \
+        ((r) == -EINVAL ? log_error_errno((r), "%s is not a regular file", (path))                     \
+                        : log_error_errno((r), "Cannot %s %s: %m", (action), (path)))

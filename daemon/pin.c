@@ -18,14 +18,21 @@ void pin_done(Pin *p)
 int pin_from_state(json_t *state, Pin *ret)
 {
         json_t *j = json_object_get(state, "pin");
+        if (!j)
+                return -ENOENT;
+        /* state_load() refuses wrong types; a pin that is there but unreadable is never "no pin" */
         const char *d = json_string_value(json_object_get(j, "default"));
         if (!d)
-                return -ENOENT;
+                return -EBADMSG;
         Pin p = {};
         if (!(p.default_sel = strdup(d)))
                 return -ENOMEM;
         json_t *fb = json_object_get(j, "fallback");
-        if (json_is_array(fb)) {
+        if (fb && !json_is_array(fb)) {
+                pin_done(&p);
+                return -EBADMSG;
+        }
+        if (fb) {
                 if (!(p.fallback_sels = calloc(1, sizeof(char *)))) {
                         pin_done(&p);
                         return -ENOMEM;

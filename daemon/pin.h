@@ -13,7 +13,7 @@ typedef struct Pin {
 } Pin;
 
 void pin_done(Pin *p);
-/* -ENOENT if no pin is recorded */
+/* -ENOENT if no pin is recorded, -EBADMSG if the recorded one has the wrong JSON types */
 int pin_from_state(json_t *state, Pin *ret);
 int pin_to_state(json_t *state, const Pin *p);
 

@@ -35,10 +35,10 @@ static long long now_msec(void)
 int userdata_boot_id(const Context *ctx, char **ret)
 {
         static const char rel[] = "/proc/sys/kernel/random/boot_id";
-        _cleanup_free_ char *in_tree = NULL, *data = NULL;
+        _cleanup_free_ char *data = NULL;
         int r = -ENOENT;
-        if (!root_is_host(ctx->root) && chase_in_root(ctx->root, rel, 0, &in_tree) >= 0)
-                r = read_full_file(in_tree, 128, &data, NULL);
+        if (!root_is_host(ctx->root))
+                r = read_full_file_in_root(ctx->root, rel, 0, 128, &data, NULL);
         /* /proc files claim size 0: read_full_file reads to EOF regardless */
         if (r == -ENOENT)
                 r = read_full_file(rel, 128, &data, NULL);
@@ -53,29 +53,25 @@ int userdata_boot_id(const Context *ctx, char **ret)
 
 int userdata_log_open(const Context *ctx, const char *instance_id, unsigned index, int *ret_fd, char **ret_path)
 {
-        _cleanup_free_ char *joined = path_join_root(ctx->root, ctx->config.log_dir), *dir = NULL, *path = NULL;
-        if (!joined)
-                return -ENOMEM;
-        int r = mkdir_p(joined, 0700);
+        _cleanup_free_ char *dir = NULL, *rel = NULL, *path = NULL;
+        /* inside the tree: a link to a host directory is followed inside it */
+        int r = mkdir_in_root(ctx->root, ctx->config.log_dir, 0700, &dir);
         if (r < 0)
-                return r;
-        if ((r = chase_in_root(ctx->root, ctx->config.log_dir, 0, &dir)) < 0)
                 return r;
         /* script output may echo secrets (cloud-init CVE-2021-3429, CVE-2023-1786): owner only, even if
          * the directory existed with looser bits */
         if (chmod(dir, 0700) < 0)
                 return negative_errno();
-        if (asprintf(&path, "%s/userdata-%s-%u.log", dir, instance_id, index) < 0)
+        if (asprintf(&rel, "%s/userdata-%s-%u.log", ctx->config.log_dir, instance_id, index) < 0)
                 return -ENOMEM;
-        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+        /* a link in place of the log is refused, never followed */
+        _cleanup_close_ int fd =
+                open_in_root(ctx->root, rel, CHASE_NOFOLLOW_LAST, O_WRONLY | O_CREAT | O_APPEND, 0600, &path);
         if (fd < 0)
+                return fd;
+        if (fchmod(fd, 0600) < 0)
                 return negative_errno();
-        if (fchmod(fd, 0600) < 0) {
-                r = negative_errno();
-                close(fd);
-                return r;
-        }
-        *ret_fd = fd;
+        *ret_fd = TAKE_FD(fd);
         *ret_path = TAKE_PTR(path);
         return 0;
 }

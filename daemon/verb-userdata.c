@@ -23,19 +23,19 @@ static void imds_log(int priority, const char *message, void *userdata)
  * lock lives in /run, so a reboot clears it; flock() is released when a runner dies. */
 static int take_lock(const Context *ctx, int *ret_fd)
 {
-        _cleanup_free_ char *joined = path_join_root(ctx->root, "/run/kernelkeeper"), *dir = NULL, *path = NULL;
-        if (!joined)
-                return log_oom();
-        int r = mkdir_p(joined, 0700);
-        if (r >= 0)
-                r = chase_in_root(ctx->root, "/run/kernelkeeper", 0, &dir);
-        if (r < 0)
-                return log_error_errno(r, "Cannot create %s: %m", joined);
+        _cleanup_free_ char *dir = NULL, *path = NULL;
+        int r = mkdir_in_root(ctx->root, "/run/kernelkeeper", 0700, &dir);
+        if (r < 0) {
+                _cleanup_free_ char *joined = path_join_root(ctx->root, "/run/kernelkeeper");
+                return log_error_errno(r, "Cannot create %s: %m", joined ? joined : "/run/kernelkeeper");
+        }
         if (asprintf(&path, "%s/userdata.lock", dir) < 0)
                 return log_oom();
-        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        _cleanup_close_ int fd =
+                open_in_root(ctx->root, "/run/kernelkeeper/userdata.lock", CHASE_NOFOLLOW_LAST, O_RDWR | O_CREAT,
+                             0600, NULL);
         if (fd < 0)
-                return log_error_errno(errno, "Cannot open %s: %m", path);
+                return log_file_error(fd, "open", path);
         if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
                 if (errno == EWOULDBLOCK)
                         return log_error_errno(EBUSY, "Another 'kernelkeeper userdata run' is in progress");
@@ -57,12 +57,8 @@ static bool cloud_init_enabled(const Context *ctx)
 {
         if (!exists_in_tree(ctx, "/usr/bin/cloud-init") || exists_in_tree(ctx, "/etc/cloud/cloud-init.disabled"))
                 return false;
-        _cleanup_free_ char *cmdline_path = NULL, *cmdline = NULL;
-        if (root_is_host(ctx->root))
-                cmdline_path = strdup("/proc/cmdline");
-        else
-                (void) chase_in_root(ctx->root, "/proc/cmdline", 0, &cmdline_path);
-        if (cmdline_path && read_full_file(cmdline_path, 64 * 1024, &cmdline, NULL) >= 0 &&
+        _cleanup_free_ char *cmdline = NULL;
+        if (read_full_file_in_root(ctx->root, "/proc/cmdline", 0, 64 * 1024, &cmdline, NULL) >= 0 &&
             strstr(cmdline, "cloud-init=disabled"))
                 return false;
         return true;
@@ -107,8 +103,9 @@ static int run_script(const Context *ctx, const UserDataPart *p, const char *ins
         _cleanup_free_ char *log_path = NULL, *shown_log = NULL;
         int r = userdata_log_open(ctx, instance_id, p->index, &log_fd, &log_path);
         if (r < 0)
-                return log_error_errno(r, "Cannot open the log of user-data part %u under %s: %m", p->index,
-                                       ctx->config.log_dir);
+                return log_error_errno(r, "Cannot open the log of user-data part %u under %s: %s", p->index,
+                                       ctx->config.log_dir,
+                                       r == -EINVAL ? "not a regular file" : strerror(-r));
         if (asprintf(&shown_log, "%s/userdata-%s-%u.log", ctx->config.log_dir, instance_id, p->index) < 0)
                 return log_oom();
         if ((r = userdata_record_started(ctx, p, scope, attempt, shown_log)) < 0)
