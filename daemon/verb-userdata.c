@@ -123,7 +123,7 @@ static int run_script(const Context *ctx, const UserDataPart *p, const char *ins
                 .cwd = ctx->root,
                 .timeout_sec = ctx->config.script_timeout_sec,
                 .log_fd = log_fd,
-                .to_journal = getenv("JOURNAL_STREAM") || getenv("INVOCATION_ID"), /* as log.c decides */
+                .to_journal = log_to_journal(), /* where our own messages go */
         };
         ScriptOutcome o;
         r = userdata_script_exec(&run, &o);
