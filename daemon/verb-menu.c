@@ -11,14 +11,9 @@
 
 static int print_json(json_t *j)
 {
-        if (!j)
-                return log_oom();
-        _cleanup_free_ char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        int r = cli_print_json(j);
         json_decref(j);
-        if (!s)
-                return log_oom();
-        puts(s);
-        return EXIT_OK;
+        return r;
 }
 
 static void print_entry_line(const char *label, const MenuEntry *e)

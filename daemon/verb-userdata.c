@@ -387,11 +387,7 @@ static int userdata_show(Context *ctx)
                             json_array_append_new(list, copy) < 0)
                                 return log_oom();
                 }
-                _cleanup_free_ char *s = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-                if (!s)
-                        return log_oom();
-                puts(s);
-                return EXIT_OK;
+                return cli_print_json(out);
         }
         if (!ud) {
                 printf("No user data fetched yet (run 'kernelkeeper userdata run').\n");

@@ -137,28 +137,42 @@ static void test_check_value(void)
                 const char *why;
                 ok(menulst_check_value(kinds[k], NULL, &why) == -EINVAL, "NULL refused");
         }
-        value(MENU_VALUE_TITLE, "", false, "empty");
-        value(MENU_VALUE_TITLE, "  ", false, "empty");
-        value(MENU_VALUE_TITLE, " x", false, "start");
-        value(MENU_VALUE_TITLE, "=x", false, "start");
-        value(MENU_VALUE_TITLE, "Debian GNU/Linux, kernel 6.1.0-28-amd64 (single-user mode) \xc3\xbf", true, NULL);
-        value(MENU_VALUE_PATH, "(hd0,0)/vmlinuz", true, NULL);
-        value(MENU_VALUE_PATH, "(hd12)/boot/x-1.2", true, NULL);
-        value(MENU_VALUE_PATH, "vmlinuz", false, "absolute");
-        value(MENU_VALUE_PATH, "/", false, "absolute");
-        value(MENU_VALUE_PATH, "(hd0,0)", false, "absolute");
-        value(MENU_VALUE_PATH, "(hd0,0)vmlinuz", false, "absolute");
-        value(MENU_VALUE_PATH, "(nd)/vmlinuz", false, "absolute");
-        value(MENU_VALUE_PATH, "/boot/vm linuz", false, "blanks");
-        value(MENU_VALUE_PATH, "", false, "absolute");
-        value(MENU_VALUE_ROOT_DEVICE, "(hd0)", true, NULL);
-        value(MENU_VALUE_ROOT_DEVICE, "(hd10,31)", true, NULL);
-        const char *bad_dev[] = { "", "hd0", "(hd0", "(hd)", "(hd0,)", "(hd,0)", "(hd0,0)x", "(sd0)", "(hd0,0,a)" };
-        for (size_t i = 0; i < ELEMENTSOF(bad_dev); i++)
-                value(MENU_VALUE_ROOT_DEVICE, bad_dev[i], false, "GRUB device");
-        value(MENU_VALUE_ARGS, "", true, NULL);
-        value(MENU_VALUE_ARGS, "root=/dev/xvda1 ro \\x \"a b\"", true, NULL);
-        value(MENU_VALUE_LINE, "", false, "empty");
+        static const struct {
+                MenuValueKind kind;
+                const char *value;
+                const char *refused_because; /* NULL: accepted */
+        } cases[] = {
+                { MENU_VALUE_TITLE, "", "empty" },
+                { MENU_VALUE_TITLE, "  ", "empty" },
+                { MENU_VALUE_TITLE, " x", "start" },
+                { MENU_VALUE_TITLE, "=x", "start" },
+                { MENU_VALUE_TITLE, "Debian GNU/Linux, kernel 6.1.0-28-amd64 (single-user mode) \xc3\xbf", NULL },
+                { MENU_VALUE_PATH, "(hd0,0)/vmlinuz", NULL },
+                { MENU_VALUE_PATH, "(hd12)/boot/x-1.2", NULL },
+                { MENU_VALUE_PATH, "vmlinuz", "absolute" },
+                { MENU_VALUE_PATH, "/", "absolute" },
+                { MENU_VALUE_PATH, "(hd0,0)", "absolute" },
+                { MENU_VALUE_PATH, "(hd0,0)vmlinuz", "absolute" },
+                { MENU_VALUE_PATH, "(nd)/vmlinuz", "absolute" },
+                { MENU_VALUE_PATH, "/boot/vm linuz", "blanks" },
+                { MENU_VALUE_PATH, "", "absolute" },
+                { MENU_VALUE_ROOT_DEVICE, "(hd0)", NULL },
+                { MENU_VALUE_ROOT_DEVICE, "(hd10,31)", NULL },
+                { MENU_VALUE_ROOT_DEVICE, "", "GRUB device" },
+                { MENU_VALUE_ROOT_DEVICE, "hd0", "GRUB device" },
+                { MENU_VALUE_ROOT_DEVICE, "(hd0", "GRUB device" },
+                { MENU_VALUE_ROOT_DEVICE, "(hd)", "GRUB device" },
+                { MENU_VALUE_ROOT_DEVICE, "(hd0,)", "GRUB device" },
+                { MENU_VALUE_ROOT_DEVICE, "(hd,0)", "GRUB device" },
+                { MENU_VALUE_ROOT_DEVICE, "(hd0,0)x", "GRUB device" },
+                { MENU_VALUE_ROOT_DEVICE, "(sd0)", "GRUB device" },
+                { MENU_VALUE_ROOT_DEVICE, "(hd0,0,a)", "GRUB device" },
+                { MENU_VALUE_ARGS, "", NULL },
+                { MENU_VALUE_ARGS, "root=/dev/xvda1 ro \\x \"a b\"", NULL },
+                { MENU_VALUE_LINE, "", "empty" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                value(cases[i].kind, cases[i].value, !cases[i].refused_because, cases[i].refused_because);
 
         /* the line limit: GRUB cuts a logical line at MENULST_LINE_MAX bytes */
         char line[MENULST_LINE_MAX + 1];
