@@ -9,19 +9,22 @@
 #include "common/macro.h"
 #include "daemon/config.h"
 
-typedef enum ConfigType { CT_STRING, CT_BOOL, CT_UINT, CT_DIALECT, CT_TRISTATE } ConfigType;
+typedef enum ConfigType { CT_STRING, CT_PATH, CT_BOOL, CT_UINT, CT_DIALECT, CT_TRISTATE } ConfigType;
+
+#define CONFIG_FILE_MAX (1024 * 1024)
+#define CONFIG_LINE_MAX 4096
 
 static const struct {
         const char *section, *name;
         ConfigType type;
         size_t offset;
 } keys[] = {
-        { "Menu", "Path", CT_STRING, offsetof(Config, menu_path) },
+        { "Menu", "Path", CT_PATH, offsetof(Config, menu_path) },
         { "Menu", "Dialect", CT_DIALECT, offsetof(Config, dialect) },
         { "Menu", "BootPartition", CT_TRISTATE, offsetof(Config, separate_boot) },
         { "Menu", "BootDevice", CT_STRING, offsetof(Config, boot_device) },
         { "Menu", "FreezeBoot", CT_BOOL, offsetof(Config, freeze_boot) },
-        { "State", "Directory", CT_STRING, offsetof(Config, state_dir) },
+        { "State", "Directory", CT_PATH, offsetof(Config, state_dir) },
         { "Guardian", "DebounceMSec", CT_UINT, offsetof(Config, debounce_msec) },
         { "Guardian", "StormCount", CT_UINT, offsetof(Config, storm_count) },
         { "Guardian", "StormWindowSec", CT_UINT, offsetof(Config, storm_window_sec) },
@@ -34,7 +37,7 @@ static const struct {
         { "Metadata", "AllowIMDSv1", CT_BOOL, offsetof(Config, allow_imdsv1) },
         { "UserData", "ScriptTimeoutSec", CT_UINT, offsetof(Config, script_timeout_sec) },
         { "UserData", "StopOnFailure", CT_BOOL, offsetof(Config, stop_on_failure) },
-        { "UserData", "LogDirectory", CT_STRING, offsetof(Config, log_dir) },
+        { "UserData", "LogDirectory", CT_PATH, offsetof(Config, log_dir) },
         { "UserData", "HandOffCloudConfig", CT_BOOL, offsetof(Config, handoff_cloud_config) },
 };
 
@@ -63,7 +66,7 @@ void config_init(Config *c)
 void config_done(Config *c)
 {
         for (size_t i = 0; i < ELEMENTSOF(keys); i++)
-                if (keys[i].type == CT_STRING)
+                if (keys[i].type == CT_STRING || keys[i].type == CT_PATH)
                         free(*(char **) ((char *) c + keys[i].offset));
         *c = (Config){};
 }
@@ -83,7 +86,10 @@ static int set_value(Config *c, size_t k, const char *v)
 {
         void *p = (char *) c + keys[k].offset;
         switch (keys[k].type) {
+        case CT_PATH:
         case CT_STRING: {
+                if (keys[k].type == CT_PATH && v[0] != '/')
+                        return -EINVAL;
                 char *s = strdup(v);
                 if (!s)
                         return -ENOMEM;
@@ -142,12 +148,17 @@ static int load_file(Config *c, const char *root, const char *rel, bool must_exi
         const char *path = root ? joined : rel;
         if (!path)
                 return -ENOMEM;
-        int r = root ? read_full_file_in_root(root, rel, 0, 1024 * 1024, &data, NULL)
-                     : read_full_file(rel, 1024 * 1024, &data, NULL);
+        int r = root ? read_full_file_in_root(root, rel, 0, CONFIG_FILE_MAX, &data, NULL)
+                     : read_full_file(rel, CONFIG_FILE_MAX, &data, NULL);
         if (r == -ENOENT && !must_exist)
                 return 0;
         if (r == -EINVAL)
                 return asprintf(ret_error_line, "%s is not a regular file", path) < 0 ? -ENOMEM : r;
+        if (r == -EFBIG)
+                return asprintf(ret_error_line, "%s: larger than %d MiB, the limit for a configuration file", path,
+                                CONFIG_FILE_MAX / (1024 * 1024)) < 0
+                               ? -ENOMEM
+                               : r;
         if (r < 0)
                 return asprintf(ret_error_line, "%s: %s", path, strerror(-r)) < 0 ? -ENOMEM : r;
 
@@ -159,6 +170,11 @@ static int load_file(Config *c, const char *root, const char *rel, bool must_exi
                 if (nl)
                         *nl = 0;
                 line++;
+                if (strlen(p) > CONFIG_LINE_MAX)
+                        return asprintf(ret_error_line, "%s:%u: line longer than %d bytes, the limit", path, line,
+                                        CONFIG_LINE_MAX) < 0
+                                       ? -ENOMEM
+                                       : -E2BIG;
                 char *l = strip(p);
                 p = nl ? nl + 1 : NULL;
                 if (!*l || *l == '#' || *l == ';')
@@ -201,6 +217,11 @@ static int load_file(Config *c, const char *root, const char *rel, bool must_exi
                 r = set_value(c, k, value);
                 if (r == -ENOMEM)
                         return r;
+                if (r < 0 && keys[k].type == CT_PATH)
+                        return asprintf(ret_error_line, "%s:%u: %s= needs an absolute path, not '%s'", path, line, key,
+                                        value) < 0
+                                       ? -ENOMEM
+                                       : -EINVAL;
                 if (r < 0)
                         return asprintf(ret_error_line, "%s:%u: invalid value '%s' for %s=", path, line, value, key) < 0
                                        ? -ENOMEM
@@ -231,12 +252,26 @@ int config_load(Config *c, const char *root, const char *explicit_path, char **r
         _cleanup_free_ char *dir = NULL, *host_dir = NULL;
         if (asprintf(&dir, "%s.d", main_path) < 0)
                 return -ENOMEM;
-        if (in && chase_in_root(in, dir, 0, &host_dir) < 0)
-                return 0; /* no drop-in directory */
+        if (in) {
+                r = chase_in_root(in, dir, 0, &host_dir);
+                if (r == -ENOENT)
+                        return 0; /* no drop-in directory */
+                if (r < 0)
+                        return asprintf(ret_error_line, "%s%s: %s", root_is_host(in) ? "" : in, dir, strerror(-r)) < 0
+                                       ? -ENOMEM
+                                       : r;
+        }
         struct dirent **names = NULL;
-        int n = scandir(in ? host_dir : dir, &names, filter_conf, alphasort);
-        if (n < 0)
-                return 0; /* no drop-in directory */
+        const char *shown = in ? host_dir : dir;
+        int n = scandir(shown, &names, filter_conf, alphasort);
+        if (n < 0) {
+                r = -errno;
+                if (r == -ENOENT)
+                        return 0; /* no drop-in directory */
+                if (r == -ENOTDIR)
+                        return asprintf(ret_error_line, "%s is not a directory", shown) < 0 ? -ENOMEM : r;
+                return asprintf(ret_error_line, "%s: %s", shown, strerror(-r)) < 0 ? -ENOMEM : r;
+        }
         for (int i = 0; i < n; i++) {
                 _cleanup_free_ char *path = NULL;
                 if (r >= 0 && asprintf(&path, "%s/%s", dir, names[i]->d_name) < 0)

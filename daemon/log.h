@@ -1,16 +1,22 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <syslog.h>
 
 #include "common/macro.h"
 
-/* Logging lives in daemon/ only: to the journal when started by systemd (JOURNAL_STREAM or
- * INVOCATION_ID set), to stderr otherwise. Libraries return errors; the daemon logs them once. */
+/* Logging lives in daemon/ only: to the journal when stderr is the journal stream systemd set up
+ * (JOURNAL_STREAM names stderr's device:inode), to stderr otherwise. Libraries return errors; the
+ * daemon logs them once. */
 void log_setup(void);
 void log_set_max_level(int level);
 int log_get_max_level(void);
 void log_force_stderr(void);
+bool log_to_journal(void);
+/* The text of the last message logged at LOG_ERR or above, NULL if none: the one error line a
+ * failed command reports (cli_run repeats it in --json output). */
+const char *log_last_error(void);
 
 int log_internal(int level, int error, const char *file, int line, const char *fmt, ...) _printf_(5, 6);
 

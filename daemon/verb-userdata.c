@@ -120,7 +120,7 @@ static int run_script(const Context *ctx, const UserDataPart *p, const char *ins
                 .cwd = ctx->root,
                 .timeout_sec = ctx->config.script_timeout_sec,
                 .log_fd = log_fd,
-                .to_journal = getenv("JOURNAL_STREAM") || getenv("INVOCATION_ID"), /* as log.c decides */
+                .to_journal = log_to_journal(), /* where our own messages go */
         };
         ScriptOutcome o;
         r = userdata_script_exec(&run, &o);
@@ -399,11 +399,7 @@ static int userdata_show(Context *ctx)
                             json_array_append_new(list, copy) < 0)
                                 return log_oom();
                 }
-                _cleanup_free_ char *s = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-                if (!s)
-                        return log_oom();
-                puts(s);
-                return EXIT_OK;
+                return cli_print_json(out);
         }
         if (!ud) {
                 printf("No user data fetched yet (run 'kernelkeeper userdata run').\n");

@@ -160,8 +160,23 @@ int menulst_select(const MenuInfo *info, const char *selector, MenuSelectError *
 /* Sets every global `name` line (before the first title) to value, or adds one after the last
  * global command (before the first title). value NULL removes the global lines. */
 int menulst_set_global(MenuLst *m, MenuDialect d, const char *name, const char *value);
+/* Values that become part of a menu.lst line, checked in one place before anything is written,
+ * so that a value can never add a line, join the next one (a trailing backslash) or be cut by
+ * GRUB. No value may hold a control character (tab, CR and newline included). */
+typedef enum MenuValueKind {
+        MENU_VALUE_TITLE,       /* `title` text: not empty, not starting with a blank or '=' */
+        MENU_VALUE_PATH,        /* kernel, initrd or module file: "/path" or "(hdN[,M])/path", no blanks */
+        MENU_VALUE_ROOT_DEVICE, /* `root` device: "(hdN)" or "(hdN,M)" */
+        MENU_VALUE_ARGS,        /* kernel or module command line: any printable text */
+        MENU_VALUE_LINE,        /* a whole command line as written ("kernel PATH ARGS") */
+} MenuValueKind;
+/* Returns 0, or -EINVAL with *ret_reason (a static string: "must ...", "contains ...") saying what
+ * is wrong. Every kind must fit in GRUB's line of MENULST_LINE_MAX bytes with its command name;
+ * check the assembled kernel line (path and arguments) as MENU_VALUE_LINE. */
+int menulst_check_value(MenuValueKind kind, const char *value, const char **ret_reason);
 /* Inserts an entry made of text lines ("title X", "kernel ...", ...). position: index of the
- * entry it goes before, or -1 to append after the last entry (outside any Debian automagic block). */
+ * entry it goes before, or -1 to append after the last entry (outside any Debian automagic block).
+ * Lines that fail menulst_check_value(MENU_VALUE_LINE) are refused with -EINVAL. */
 int menulst_add_entry(MenuLst *m, const MenuInfo *info, const char *const *lines, int position);
 /* Removes the entry's title and commands (comments and markers around it stay). */
 int menulst_remove_entry(MenuLst *m, const MenuInfo *info, int index);
