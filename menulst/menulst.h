@@ -91,6 +91,9 @@ typedef struct MenuInfo {
         int saved_entry;       /* from the default file, when default_saved */
         int fallback[MENULST_MAX_FALLBACK]; /* what GRUB tries after the default fails, in order */
         size_t n_fallback;
+        int fallback_list[MENULST_MAX_FALLBACK]; /* the whole list as GRUB keeps it after pruning: what
+                                                  * `savedefault fallback` searches */
+        size_t n_fallback_list;
         bool fallback_hang;    /* the pruning loop of 0.97 never ends with this list */
         int timeout;           /* -1: none, the menu waits for a key */
         bool hiddenmenu;
@@ -117,6 +120,15 @@ static inline void menu_info_freep(MenuInfo **i)
 bool menulst_parse_default_file(const char *data, size_t size, int *ret_entry, int *ret_once_restore);
 /* The grub-set-default format: "N\n" padded with comment lines so GRUB can overwrite 10 bytes. */
 int menulst_format_default_file(int entry, char **ret_data, size_t *ret_size);
+
+/* PV-GRUB2's state file <menu dir>/grubenv (GRUB 2's environment block): exactly 1024 bytes,
+ * "# GRUB Environment Block\n", "name=value\n" lines with backslash escapes, '#' padding.
+ * _get: -EBADMSG if data is not such a block, -ENOENT if name is not set.
+ * _set: data NULL makes a new block (a block holding a NUL byte is damaged); the result is always MENULST_GRUBENV_SIZE bytes (plus a NUL),
+ * other variables kept, -E2BIG if it does not fit. */
+#define MENULST_GRUBENV_SIZE 1024
+int menulst_grubenv_get(const char *data, size_t size, const char *name, char **ret_value);
+int menulst_grubenv_set(const char *data, size_t size, const char *name, const char *value, char **ret_data);
 
 /* Filesystem view used to check that kernels exist. */
 typedef struct MenuFs {
