@@ -194,7 +194,7 @@ static void test_grubenv(void)
         /* envblk.c stops at a line without its newline: not a variable, and not carried over */
         char cut[MENULST_GRUBENV_SIZE];
         memset(cut, '#', sizeof cut);
-        memcpy(cut, "# GRUB Environment Block\nsaved_entry=x", 39);
+        memcpy(cut, "# GRUB Environment Block\nsaved_entry=x", 38);
         is_int(menulst_grubenv_get(cut, sizeof cut, "saved_entry", &c), -ENOENT, "an unterminated line is no variable");
 }
 
