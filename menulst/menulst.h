@@ -173,10 +173,15 @@ int menulst_select(const MenuInfo *info, const char *selector, MenuSelectError *
  * global command (before the first title). value NULL removes the global lines. */
 int menulst_set_global(MenuLst *m, MenuDialect d, const char *name, const char *value);
 /* Inserts an entry made of text lines ("title X", "kernel ...", ...). position: index of the
- * entry it goes before, or -1 to append after the last entry (outside any Debian automagic block). */
+ * entry it goes before, -1 to append after the last entry (outside any Debian automagic block), or
+ * MENULST_ENTRY_TOP to become entry 0 outside any automagic block (update-grub never rewrites it). */
+#define MENULST_ENTRY_TOP (-2)
 int menulst_add_entry(MenuLst *m, const MenuInfo *info, const char *const *lines, int position);
 /* Removes the entry's title and commands (comments and markers around it stay). */
 int menulst_remove_entry(MenuLst *m, const MenuInfo *info, int index);
+
+/* Removes item `item` if it is a blank line (not a comment); true if it did. */
+bool menulst_remove_blank_line(MenuLst *m, size_t item);
 
 /* Who probably wrote the file: "update-grub", "update-grub-legacy-ec2", "grubby", or NULL. */
 const char *menulst_guess_writer(const MenuLst *m);
