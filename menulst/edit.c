@@ -270,7 +270,7 @@ int menulst_add_entry(MenuLst *m, const MenuInfo *info, const char *const *lines
         for (size_t i = 0; lines[i]; i++)
                 if (menulst_check_value(MENU_VALUE_LINE, lines[i], NULL) < 0)
                         return -EINVAL;
-        if (position >= (int) info->n_entries)
+        if (position >= (int) info->n_entries || (position == MENULST_ENTRY_TOP && info->n_entries == 0))
                 position = -1;
 
         /* indent commands like the file's first entry does */
@@ -295,7 +295,7 @@ int menulst_add_entry(MenuLst *m, const MenuInfo *info, const char *const *lines
                 return -ENOMEM;
         char *p = block;
         size_t pos;
-        if (position < 0)
+        if (position == -1)
                 p = stpcpy(p, eol); /* a blank line between the last entry and ours */
         for (size_t i = 0; lines[i]; i++) {
                 if (i > 0) {
@@ -305,7 +305,21 @@ int menulst_add_entry(MenuLst *m, const MenuInfo *info, const char *const *lines
                 p = stpcpy(p, lines[i]);
                 p = stpcpy(p, eol);
         }
-        if (position >= 0) {
+        if (position == MENULST_ENTRY_TOP && info->n_entries > 0) {
+                p = stpcpy(p, eol);
+                pos = info->entries[0].title_item;
+                /* before update-grub's block when the first entry is inside it: it regenerates the block */
+                bool inside = false;
+                size_t begin = 0;
+                for (size_t i = 0; i < pos; i++)
+                        if (item_is_marker(&m->items[i], AUTOMAGIC_BEGIN)) {
+                                inside = true;
+                                begin = i;
+                        } else if (item_is_marker(&m->items[i], AUTOMAGIC_END))
+                                inside = false;
+                if (inside)
+                        pos = begin;
+        } else if (position >= 0) {
                 p = stpcpy(p, eol);
                 pos = info->entries[position].title_item;
         } else if (info->n_entries == 0)
@@ -342,6 +356,20 @@ int menulst_remove_entry(MenuLst *m, const MenuInfo *info, int index)
         }
         renumber(m);
         return 0;
+}
+
+bool menulst_remove_blank_line(MenuLst *m, size_t item)
+{
+        if (item >= m->n_items || m->items[item].cooked)
+                return false;
+        const char *p = m->items[item].raw;
+        while (*p == ' ' || *p == '\t')
+                p++;
+        if (!streq(p, "\n") && !streq(p, "\r\n"))
+                return false; /* a comment */
+        remove_items(m, item, 1);
+        renumber(m);
+        return true;
 }
 
 const char *menulst_guess_writer(const MenuLst *m)

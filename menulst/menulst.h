@@ -91,6 +91,9 @@ typedef struct MenuInfo {
         int saved_entry;       /* from the default file, when default_saved */
         int fallback[MENULST_MAX_FALLBACK]; /* what GRUB tries after the default fails, in order */
         size_t n_fallback;
+        int fallback_list[MENULST_MAX_FALLBACK]; /* the whole list as GRUB keeps it after pruning: what
+                                                  * `savedefault fallback` searches */
+        size_t n_fallback_list;
         bool fallback_hang;    /* the pruning loop of 0.97 never ends with this list */
         int timeout;           /* -1: none, the menu waits for a key */
         bool hiddenmenu;
@@ -117,6 +120,15 @@ static inline void menu_info_freep(MenuInfo **i)
 bool menulst_parse_default_file(const char *data, size_t size, int *ret_entry, int *ret_once_restore);
 /* The grub-set-default format: "N\n" padded with comment lines so GRUB can overwrite 10 bytes. */
 int menulst_format_default_file(int entry, char **ret_data, size_t *ret_size);
+
+/* PV-GRUB2's state file <menu dir>/grubenv (GRUB 2's environment block): exactly 1024 bytes,
+ * "# GRUB Environment Block\n", "name=value\n" lines with backslash escapes, '#' padding.
+ * _get: -EBADMSG if data is not such a block, -ENOENT if name is not set.
+ * _set: data NULL makes a new block (a block holding a NUL byte is damaged); the result is always MENULST_GRUBENV_SIZE bytes (plus a NUL),
+ * other variables kept, -E2BIG if it does not fit. */
+#define MENULST_GRUBENV_SIZE 1024
+int menulst_grubenv_get(const char *data, size_t size, const char *name, char **ret_value);
+int menulst_grubenv_set(const char *data, size_t size, const char *name, const char *value, char **ret_data);
 
 /* Filesystem view used to check that kernels exist. */
 typedef struct MenuFs {
@@ -175,11 +187,16 @@ typedef enum MenuValueKind {
  * check the assembled kernel line (path and arguments) as MENU_VALUE_LINE. */
 int menulst_check_value(MenuValueKind kind, const char *value, const char **ret_reason);
 /* Inserts an entry made of text lines ("title X", "kernel ...", ...). position: index of the
- * entry it goes before, or -1 to append after the last entry (outside any Debian automagic block).
+ * entry it goes before, -1 to append after the last entry (outside any Debian automagic block), or
+ * MENULST_ENTRY_TOP to become entry 0 outside any automagic block (update-grub never rewrites it).
  * Lines that fail menulst_check_value(MENU_VALUE_LINE) are refused with -EINVAL. */
+#define MENULST_ENTRY_TOP (-2)
 int menulst_add_entry(MenuLst *m, const MenuInfo *info, const char *const *lines, int position);
 /* Removes the entry's title and commands (comments and markers around it stay). */
 int menulst_remove_entry(MenuLst *m, const MenuInfo *info, int index);
+
+/* Removes item `item` if it is a blank line (not a comment); true if it did. */
+bool menulst_remove_blank_line(MenuLst *m, size_t item);
 
 /* Who probably wrote the file: "update-grub", "update-grub-legacy-ec2", "grubby", or NULL. */
 const char *menulst_guess_writer(const MenuLst *m);
