@@ -129,24 +129,6 @@ static int simulate_grub097(const MenuLst *m, const BootFiles *files, BootLoadsF
         return 0;
 }
 
-/* The argument of the last global `name` line, as GRUB 2's legacy parser hands it to `set`. */
-static const char *global_arg(const MenuLst *m, const char *name)
-{
-        const char *found = NULL;
-        for (size_t i = 0; i < m->n_items; i++) {
-                const char *cooked = m->items[i].cooked, *arg;
-                char cmd[32];
-                if (!cooked)
-                        continue;
-                int flags = menulst_find_command(MENU_DIALECT_GRUB, cooked, cmd, sizeof cmd, &arg);
-                if (flags & BUILTIN_TITLE)
-                        break;
-                if (flags && streq(cmd, name))
-                        found = arg;
-        }
-        return found;
-}
-
 /* normal/menu.c get_entry_number(): grub_strtoul() succeeds on a leading number whatever follows;
  * otherwise the value must equal a title. */
 static int grub2_entry_number(const MenuInfo *info, const char *val)
@@ -183,7 +165,7 @@ static int simulate_pvgrub2(const MenuLst *m, const BootFiles *files, BootLoadsF
 
         /* "set default='%s'; if [ x"$default" = xsaved ]; then load_env; set default="$saved_entry"; fi" */
         _cleanup_free_ char *saved = NULL;
-        const char *def = global_arg(m, "default");
+        const char *def = menulst_global_arg(m, MENU_DIALECT_GRUB, "default");
         if (def && streq(def, "saved")) {
                 r = menulst_grubenv_get(files->grubenv, files->grubenv_size, "saved_entry", &saved);
                 if (r == -ENOMEM) {
@@ -200,7 +182,7 @@ static int simulate_pvgrub2(const MenuLst *m, const BootFiles *files, BootLoadsF
         int chain[1 + MENULST_MAX_FALLBACK];
         size_t n = 0;
         chain[n++] = first;
-        const char *fb = global_arg(m, "fallback");
+        const char *fb = menulst_global_arg(m, MENU_DIALECT_GRUB, "fallback");
         while (fb && n < ELEMENTSOF(chain)) {
                 while (*fb == ' ' || *fb == '\t')
                         fb++;

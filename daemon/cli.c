@@ -21,6 +21,8 @@ static const struct {
         { "status", verb_status, true },
         { "userdata", verb_userdata, true },
         { "daemon", verb_daemon, true },
+        { "kernel", verb_kernel, true },
+        { "boots", verb_boots, true },
 };
 
 static void help(void)
@@ -42,7 +44,12 @@ static void help(void)
                "  userdata run [--metadata-url URL]\n"
                "                          fetch the user data and run its scripts and directives\n"
                "  userdata show           the decoded parts and their runs (never their bodies)\n"
-               "  daemon [--foreground]   watch menu.lst and restore the pin after foreign rewrites\n\n"
+               "  daemon [--foreground]   watch menu.lst and restore the pin after foreign rewrites\n"
+               "  kernel trial SEL        boot SEL once; the pinned default is the known-good kernel\n"
+               "  kernel commit           make the running trial kernel the pinned default\n"
+               "  kernel rollback         end the trial; the known-good kernel stays the default\n"
+               "  boots [show]            the boot history and a trial in flight\n"
+               "  boots record            record this boot and move a trial on (early boot unit)\n\n"
                "Options:\n"
                "  --root DIR              operate on the tree DIR instead of /\n"
                "  --config FILE           read FILE instead of ROOT/etc/kernelkeeper.conf\n"

@@ -48,3 +48,5 @@ int verb_unpin(Context *ctx, CliArgs *args);
 int verb_status(Context *ctx, CliArgs *args);
 int verb_userdata(Context *ctx, CliArgs *args);
 int verb_daemon(Context *ctx, CliArgs *args);
+int verb_kernel(Context *ctx, CliArgs *args);
+int verb_boots(Context *ctx, CliArgs *args);

@@ -39,6 +39,8 @@ static const struct {
         { "UserData", "StopOnFailure", CT_BOOL, offsetof(Config, stop_on_failure) },
         { "UserData", "LogDirectory", CT_PATH, offsetof(Config, log_dir) },
         { "UserData", "HandOffCloudConfig", CT_BOOL, offsetof(Config, handoff_cloud_config) },
+        { "Trial", "PanicSec", CT_UINT, offsetof(Config, trial_panic_sec) },
+        { "Trial", "RebootOnFailure", CT_BOOL, offsetof(Config, trial_reboot_on_failure) },
 };
 
 void config_init(Config *c)
@@ -46,6 +48,8 @@ void config_init(Config *c)
         *c = (Config){
                 .menu_path = strdup("/boot/grub/menu.lst"),
                 .dialect = MENU_DIALECT_GRUB,
+                .trial_panic_sec = 10,
+                .trial_reboot_on_failure = true,
                 .separate_boot = -1,
                 .state_dir = strdup("/var/lib/kernelkeeper"),
                 .debounce_msec = 20,

@@ -34,6 +34,9 @@ typedef struct Config {
         bool stop_on_failure;     /* StopOnFailure= */
         char *log_dir;            /* LogDirectory= */
         bool handoff_cloud_config; /* HandOffCloudConfig= */
+        /* [Trial] */
+        unsigned trial_panic_sec; /* PanicSec=: panic=N on a trial kernel's command line (0: not added) */
+        bool trial_reboot_on_failure; /* RebootOnFailure= */
 } Config;
 
 void config_init(Config *c);

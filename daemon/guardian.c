@@ -175,6 +175,10 @@ static void check(Guardian *g, const char *why)
                 set_status(g, "Cannot enforce the pin on %s (see the log); watching", ctx->config.menu_path);
                 return;
         }
+        if (outcome == PIN_TRIAL) {
+                set_status(g, "A kernel trial is in flight; the pin waits for it to end");
+                return;
+        }
         if (outcome == PIN_NONE) {
                 set_status(g, "No pin recorded; watching %s", ctx->config.menu_path);
                 return;

@@ -212,8 +212,9 @@ static bool boot_order_is(const MenuInfo *after, int default_entry, const int *f
                               memcmp(after->fallback, fallback, n_fallback * sizeof(int)) == 0));
 }
 
-int menu_write_boot_order(const Context *ctx, const LoadedMenu *lm, const MenuLst *base, int default_entry,
-                          const int *fallback, size_t n_fallback, MenuInfo **ret_after)
+int menu_plan_boot_order(const Context *ctx, const LoadedMenu *lm, const MenuLst *base, const MenuInfo *base_info,
+                         int default_entry, const int *fallback, size_t n_fallback, MenuLst **ret_menu,
+                         char **ret_default_file, size_t *ret_default_size, MenuInfo **ret_after)
 {
         _cleanup_(menulst_freep) MenuLst *m = NULL;
         _cleanup_free_ char *default_file = NULL;
@@ -230,7 +231,7 @@ int menu_write_boot_order(const Context *ctx, const LoadedMenu *lm, const MenuLs
                 m = menulst_copy(base);
                 if (!m)
                         return log_oom();
-                r = set_boot_order(ctx, lm->info, m, default_entry, fallback, n_fallback, explicit, &default_file,
+                r = set_boot_order(ctx, base_info, m, default_entry, fallback, n_fallback, explicit, &default_file,
                                    &default_size);
                 if (r < 0)
                         return log_error_errno(r, "Cannot edit the menu: %m");
@@ -245,6 +246,24 @@ int menu_write_boot_order(const Context *ctx, const LoadedMenu *lm, const MenuLs
         if (!boot_order_is(after, default_entry, fallback, n_fallback))
                 return log_error_errno(EPROTO, "Cannot express this boot order in %s (GRUB would boot entry %d); nothing written",
                                        lm->path, after->default_entry);
+        *ret_menu = TAKE_PTR(m);
+        *ret_default_file = TAKE_PTR(default_file);
+        *ret_default_size = default_size;
+        *ret_after = TAKE_PTR(after);
+        return 0;
+}
+
+int menu_write_boot_order(const Context *ctx, const LoadedMenu *lm, const MenuLst *base, int default_entry,
+                          const int *fallback, size_t n_fallback, MenuInfo **ret_after)
+{
+        _cleanup_(menulst_freep) MenuLst *m = NULL;
+        _cleanup_free_ char *default_file = NULL;
+        _cleanup_(menu_info_freep) MenuInfo *after = NULL;
+        size_t default_size = 0;
+        int r = menu_plan_boot_order(ctx, lm, base, lm->info, default_entry, fallback, n_fallback, &m, &default_file,
+                                     &default_size, &after);
+        if (r < 0)
+                return r;
         r = menu_write(ctx, lm, m, default_file, default_size, after);
         if (r < 0)
                 return r;

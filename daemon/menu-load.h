@@ -40,6 +40,13 @@ int menu_evaluate(const Context *ctx, const LoadedMenu *lm, const MenuLst *m, co
 int menu_write(const Context *ctx, const LoadedMenu *lm, const MenuLst *m, const char *default_data,
                size_t default_size, const MenuInfo *evaluated);
 
+/* The edit of menu_write_boot_order() without the write: base (evaluated as base_info) changed so
+ * that GRUB boots default_entry and then the fallback list; *ret_default_file is the new `default`
+ * file under `default saved` (NULL when it does not change). Verified the GRUB way; logs its errors. */
+int menu_plan_boot_order(const Context *ctx, const LoadedMenu *lm, const MenuLst *base, const MenuInfo *base_info,
+                         int default_entry, const int *fallback, size_t n_fallback, MenuLst **ret_menu,
+                         char **ret_default_file, size_t *ret_default_size, MenuInfo **ret_after);
+
 /* Makes GRUB boot default_entry first and then the fallback list (left alone when fallback is NULL):
  * edits the default/fallback lines of a copy of base, or the 'default' file under `default saved`;
  * verifies the result the way GRUB reads it and writes it with menu_write(). *ret_after (may be

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "boot/trial-state.h"
 #include "common/macro.h"
 #include "common/strv.h"
 #include "daemon/log.h"
@@ -199,6 +200,12 @@ static int record_restore(const Context *ctx, json_t *state, const char *summary
         return state_save(ctx, state);
 }
 
+bool trial_in_flight(json_t *state)
+{
+        json_t *t = json_object_get(state, "trial");
+        return trial_phase_in_flight(trial_phase_from_string(json_string_value(json_object_get(t, "phase"))));
+}
+
 int pin_reapply(const Context *ctx, PinOutcome *ret_outcome, char **ret_default_sel, LoadedMenu **ret_seen)
 {
         _cleanup_json_ json_t *state = NULL;
@@ -207,8 +214,10 @@ int pin_reapply(const Context *ctx, PinOutcome *ret_outcome, char **ret_default_
                 return r;
         _cleanup_(pin_done) Pin pin = {};
         r = pin_from_state(state, &pin);
-        if (r == -ENOENT) {
-                *ret_outcome = PIN_NONE;
+        /* a kernel trial owns the boot order until it ends: the plain pin would undo it */
+        bool trial = trial_in_flight(state);
+        if (r == -ENOENT || trial) {
+                *ret_outcome = trial ? PIN_TRIAL : PIN_NONE;
                 if (ret_default_sel)
                         *ret_default_sel = NULL;
                 if (ret_seen)

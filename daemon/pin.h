@@ -21,6 +21,7 @@ typedef enum PinOutcome {
         PIN_HELD,      /* nothing to do */
         PIN_RESTORED,  /* menu.lst (or the default file) was rewritten */
         PIN_NONE,      /* no pin is recorded (pin_reapply() only) */
+        PIN_TRIAL,     /* a kernel trial is in flight: it owns the boot order (pin_reapply() only) */
 } PinOutcome;
 
 /* Makes GRUB boot the pinned entries: resolves the selectors against the menu as it is now, changes
@@ -41,4 +42,7 @@ int pin_enforce(const Context *ctx, const Pin *pin, PinOutcome *ret_outcome, cha
  * under us, try again; -ENOENT: the pinned entry cannot boot, the menu was left alone).
  * ret_default_sel (may be NULL) gets the pinned default selector, NULL with PIN_NONE; ret_seen (may
  * be NULL) gets the menu pin_enforce() read, NULL with PIN_NONE. */
+/* True if the state records a kernel trial that is armed or running. */
+bool trial_in_flight(json_t *state);
+
 int pin_reapply(const Context *ctx, PinOutcome *ret_outcome, char **ret_default_sel, LoadedMenu **ret_seen);

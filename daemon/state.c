@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "boot/trial-state.h"
 #include "common/chase.h"
 #include "common/fileio.h"
 #include "common/macro.h"
@@ -111,6 +112,45 @@ static const char *check_userdata(json_t *v)
         return NULL;
 }
 
+static bool is_string_or_null(json_t *o, const char *key)
+{
+        json_t *v = json_object_get(o, key);
+        return !v || json_is_string(v) || json_is_null(v);
+}
+
+/* what the trial's next step is decided on: its phase, boot ids and the two entries' titles */
+static const char *check_trial(json_t *v)
+{
+        if (!json_is_object(v) || trial_phase_from_string(json_string_value(json_object_get(v, "phase"))) ==
+                                          _TRIAL_PHASE_MAX)
+                return "\"trial\" is not an object with a known \"phase\"";
+        static const char *const ids[] = { "armed_boot_id", "trial_boot_id", "started", "ended", "reason" };
+        for (size_t i = 0; i < ELEMENTSOF(ids); i++)
+                if (!is_string_or_null(v, ids[i]))
+                        return "\"trial\" holds a boot id, time or reason that is not a string";
+        static const char *const entries[] = { "good", "trial" };
+        for (size_t i = 0; i < ELEMENTSOF(entries); i++) {
+                json_t *e = json_object_get(v, entries[i]);
+                if (!json_is_object(e) || !json_is_string(json_object_get(e, "title")))
+                        return "\"trial\" lacks the title of its known-good or trial entry";
+        }
+        json_t *pre = json_object_get(v, "pre");
+        if (!json_is_object(pre) || !is_string_or_null(pre, "default") || !is_string_or_null(pre, "fallback"))
+                return "\"trial\".\"pre\" is not the menu's default and fallback lines";
+        return NULL;
+}
+
+static bool is_boot_record(const json_t *v)
+{
+        json_t *o = (json_t *) v;
+        return json_is_object(o) && is_string_or_null(o, "boot_id") && json_is_string(json_object_get(o, "outcome"));
+}
+
+static const char *check_boots(json_t *v)
+{
+        return is_array_of(v, is_boot_record) ? NULL : "\"boots\" is not a list of boot records";
+}
+
 static const struct {
         const char *key;
         const char *(*check)(json_t *v);
@@ -119,6 +159,8 @@ static const struct {
         { "last_restore", check_last_restore },
         { "restores", check_restores },
         { "userdata", check_userdata },
+        { "trial", check_trial },
+        { "boots", check_boots },
 };
 
 static const char *state_check(json_t *state)

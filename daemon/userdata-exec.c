@@ -15,6 +15,7 @@
 #include "common/fileio.h"
 #include "common/macro.h"
 #include "daemon/log.h"
+#include "daemon/proc.h"
 #include "daemon/userdata.h"
 
 /* after SIGTERM on timeout, the group gets this long before SIGKILL */
@@ -34,21 +35,7 @@ static long long now_msec(void)
 
 int userdata_boot_id(const Context *ctx, char **ret)
 {
-        static const char rel[] = "/proc/sys/kernel/random/boot_id";
-        _cleanup_free_ char *data = NULL;
-        int r = -ENOENT;
-        if (!root_is_host(ctx->root))
-                r = read_full_file_in_root(ctx->root, rel, 0, 128, &data, NULL);
-        /* /proc files claim size 0: read_full_file reads to EOF regardless */
-        if (r == -ENOENT)
-                r = read_full_file(rel, 128, &data, NULL);
-        if (r < 0)
-                return r;
-        data[strcspn(data, "\r\n")] = 0;
-        if (isempty(data))
-                return -EBADMSG;
-        *ret = TAKE_PTR(data);
-        return 0;
+        return proc_read_line(ctx, "/proc/sys/kernel/random/boot_id", ret);
 }
 
 int userdata_log_open(const Context *ctx, const char *instance_id, unsigned index, int *ret_fd, char **ret_path)

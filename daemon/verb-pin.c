@@ -14,7 +14,9 @@ static int reapply(Context *ctx)
         int r = pin_reapply(ctx, &outcome, &sel, NULL);
         if (r < 0)
                 return r;
-        if (outcome == PIN_NONE)
+        if (outcome == PIN_TRIAL)
+                log_info("A kernel trial is in flight: it owns the boot order until it is committed or rolled back");
+        else if (outcome == PIN_NONE)
                 log_info("No pin recorded, nothing to reapply");
         else if (outcome == PIN_HELD)
                 log_info("Pin holds: GRUB boots '%s'", sel);
@@ -54,6 +56,8 @@ int verb_pin(Context *ctx, CliArgs *args)
         int r = state_load(ctx, &state);
         if (r < 0)
                 return r;
+        if (trial_in_flight(state))
+                return log_error_errno(EBUSY, "A kernel trial is in flight; commit or roll it back before changing the pin");
         PinOutcome outcome;
         _cleanup_free_ char *summary = NULL;
         r = pin_enforce(ctx, &pin, &outcome, &summary, NULL, NULL);
@@ -80,6 +84,8 @@ int verb_unpin(Context *ctx, CliArgs *args)
         int r = state_load(ctx, &state);
         if (r < 0)
                 return r;
+        if (trial_in_flight(state))
+                return log_error_errno(EBUSY, "A kernel trial is in flight; commit or roll it back before changing the pin");
         if (!json_object_get(state, "pin")) {
                 log_info("No pin recorded");
                 return EXIT_OK;

@@ -20,8 +20,9 @@ int verb_status(Context *ctx, CliArgs *args)
         json_t *pin = json_object_get(state, "pin"), *last = json_object_get(state, "last_restore");
         json_int_t restores = json_integer_value(json_object_get(state, "restores"));
         if (ctx->json) {
-                _cleanup_json_ json_t *out = json_pack("{s:O?, s:O?, s:I, s:O}", "pin", pin, "last_restore", last,
-                                                       "restores", restores, "daemon", daemon);
+                _cleanup_json_ json_t *out = json_pack("{s:O?, s:O?, s:I, s:O, s:O?}", "pin", pin, "last_restore",
+                                                       last, "restores", restores, "daemon", daemon, "trial",
+                                                       json_object_get(state, "trial"));
                 return cli_print_json(out);
         }
         if (pin) {
@@ -45,5 +46,13 @@ int verb_status(Context *ctx, CliArgs *args)
                        json_string_value(json_object_get(daemon, "started")));
         else
                 printf("daemon:       not running\n");
+        json_t *trial = json_object_get(state, "trial");
+        if (trial) {
+                const char *reason = json_string_value(json_object_get(trial, "reason"));
+                printf("trial:        %s: %s (known-good %s)%s%s\n", json_string_value(json_object_get(trial, "phase")),
+                       json_string_value(json_object_get(json_object_get(trial, "trial"), "title")),
+                       json_string_value(json_object_get(json_object_get(trial, "good"), "title")),
+                       reason ? ": " : "", reason ? reason : "");
+        }
         return EXIT_OK;
 }

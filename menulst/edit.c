@@ -135,6 +135,22 @@ static void line_style(const MenuItem *it, const char **ret_indent, size_t *ret_
         *ret_sep_len = (size_t) (p - *ret_sep);
 }
 
+const char *menulst_global_arg(const MenuLst *m, MenuDialect d, const char *name)
+{
+        const char *found = NULL;
+        size_t end = first_title_item(m, d);
+        for (size_t i = 0; i < end; i++) {
+                const char *arg;
+                char cmd[32];
+                if (!m->items[i].cooked)
+                        continue;
+                int flags = menulst_find_command(d, m->items[i].cooked, cmd, sizeof cmd, &arg);
+                if ((flags & BUILTIN_MENU) && streq(cmd, name))
+                        found = arg;
+        }
+        return found;
+}
+
 int menulst_set_global(MenuLst *m, MenuDialect d, const char *name, const char *value)
 {
         size_t end = first_title_item(m, d), last_global = SIZE_MAX;

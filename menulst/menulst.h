@@ -169,6 +169,8 @@ typedef enum MenuSelectError {
 int menulst_select(const MenuInfo *info, const char *selector, MenuSelectError *ret_error, int *ret_index);
 
 /* Edits. All keep every item they do not change. */
+/* The argument of the last global `name` line (before the first title) as written, NULL if none. */
+const char *menulst_global_arg(const MenuLst *m, MenuDialect d, const char *name);
 /* Sets every global `name` line (before the first title) to value, or adds one after the last
  * global command (before the first title). value NULL removes the global lines. */
 int menulst_set_global(MenuLst *m, MenuDialect d, const char *name, const char *value);

@@ -1,0 +1,481 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <string.h>
+
+#include "boot/history.h"
+#include "boot/trial-state.h"
+#include "boot/trial.h"
+#include "common/fileio.h"
+#include "common/macro.h"
+#include "common/strv.h"
+#include "daemon/kernel-trial.h"
+#include "daemon/log.h"
+#include "daemon/menu-load.h"
+#include "daemon/pin.h"
+#include "daemon/proc.h"
+#include "daemon/state.h"
+
+#define GRUBENV_READ_MAX 4096
+
+/* What the state file says about the trial (pointers into the state object). */
+typedef struct TrialRecord {
+        json_t *j;
+        TrialPhase phase;
+        const char *armed_boot_id, *trial_boot_id;
+        const char *good_title, *trial_title, *trial_release;
+        json_t *pre_default, *pre_fallback; /* the menu's own lines, JSON null if it had none */
+} TrialRecord;
+
+static void trial_record_get(json_t *state, TrialRecord *ret)
+{
+        json_t *t = json_object_get(state, "trial");
+        TrialRecord r = { .j = t, .phase = TRIAL_PHASE_NONE };
+        if (t) {
+                r.phase = trial_phase_from_string(json_string_value(json_object_get(t, "phase")));
+                r.armed_boot_id = json_string_value(json_object_get(t, "armed_boot_id"));
+                r.trial_boot_id = json_string_value(json_object_get(t, "trial_boot_id"));
+                r.good_title = json_string_value(json_object_get(json_object_get(t, "good"), "title"));
+                r.trial_title = json_string_value(json_object_get(json_object_get(t, "trial"), "title"));
+                r.trial_release = json_string_value(json_object_get(json_object_get(t, "trial"), "release"));
+                r.pre_default = json_object_get(json_object_get(t, "pre"), "default");
+                r.pre_fallback = json_object_get(json_object_get(t, "pre"), "fallback");
+        }
+        *ret = r;
+}
+
+static json_t *string_or_null(const char *s)
+{
+        return s ? json_string(s) : json_null();
+}
+
+static json_t *identity(const MenuEntry *e)
+{
+        return json_pack("{s:s, s:o, s:o}", "title", e->title, "kernel", string_or_null(e->kernel), "release",
+                         string_or_null(e->release));
+}
+
+/* A selector for an entry that survives update-grub renumbering: its release (which picks the normal
+ * entry over its recovery twin), else its exact title. */
+static char *selector_for(const MenuEntry *e)
+{
+        char *s = NULL;
+        if (asprintf(&s, e->release ? "release=%s" : "title=%s", e->release ? e->release : e->title) < 0)
+                return NULL;
+        return s;
+}
+
+static int read_grubenv(const LoadedMenu *lm, char **ret_path, char **ret_data, size_t *ret_size)
+{
+        _cleanup_free_ char *path = NULL;
+        char *slash = strrchr(lm->path, '/');
+        if (asprintf(&path, "%.*s/grubenv", (int) (slash - lm->path), lm->path) < 0)
+                return -ENOMEM;
+        *ret_data = NULL;
+        *ret_size = 0;
+        int r = read_full_file(path, GRUBENV_READ_MAX, ret_data, ret_size);
+        if (r < 0 && r != -ENOENT && r != -EFBIG)
+                return log_file_error(r, "read", path);
+        *ret_path = TAKE_PTR(path);
+        return 0;
+}
+
+static bool entry_loads(const MenuInfo *info, int index, void *userdata)
+{
+        const LoadedMenu *lm = userdata;
+        _cleanup_strv_free_ char **problems = NULL;
+        if (menulst_entry_problems(info, &lm->fs, index, &problems) < 0)
+                return false;
+        return !problems || !problems[0];
+}
+
+/* The loaders boot `entry` of m with files, both of them (the same disk may be booted by either). */
+static bool both_loaders_boot(const MenuLst *m, const BootFiles *files, const LoadedMenu *lm, int entry)
+{
+        for (int l = BOOT_LOADER_GRUB097; l <= BOOT_LOADER_PVGRUB2; l++) {
+                BootOutcome o;
+                if (boot_simulate((BootLoader) l, m, files, entry_loads, (void *) lm, &o) < 0)
+                        return false;
+                bool good = o.entry == entry;
+                boot_outcome_done(&o);
+                if (!good)
+                        return false;
+        }
+        return true;
+}
+
+/* Writes the new menu and both state files so that every state on disk boots `safe` or the new
+ * layout: menu.lst first with an explicit `default <safe>` (both loaders then ignore the state files),
+ * then `default`, then grubenv, then the final menu.lst (its `default saved` takes the files). */
+static int write_boot_files(const Context *ctx, const LoadedMenu *lm, const MenuLst *final, int safe,
+                            const BootFiles *files, const char *grubenv_path)
+{
+        WriteFlags flags = WRITE_KEEP_PREV | WRITE_MODE_FROM_OLD |
+                           (ctx->config.freeze_boot ? WRITE_FREEZE : WRITE_SYNCFS);
+        _cleanup_(menulst_freep) MenuLst *staged = menulst_copy(final);
+        if (!staged)
+                return log_oom();
+        char num[16];
+        snprintf(num, sizeof num, "%d", safe);
+        int r = menulst_set_global(staged, MENU_DIALECT_GRUB, "default", num);
+        if (r < 0)
+                return log_error_errno(r, "Cannot edit the menu: %m");
+        BootFiles old = { .default_file = lm->default_data, .default_size = lm->default_size };
+        if (!both_loaders_boot(staged, &old, lm, safe) || !both_loaders_boot(staged, files, lm, safe))
+                return log_error_errno(EPROTO, "Refusing to write %s: its first step would not boot entry %d; nothing written",
+                                       lm->path, safe);
+
+        _cleanup_free_ char *a = NULL, *b = NULL;
+        size_t as, bs;
+        if (menulst_serialize(staged, &a, &as) < 0 || menulst_serialize(final, &b, &bs) < 0)
+                return log_oom();
+        struct {
+                const char *path, *data;
+                size_t size;
+        } steps[] = {
+                { lm->path, a, as },
+                { lm->default_path, files->default_file, files->default_size },
+                { grubenv_path, files->grubenv, files->grubenv_size },
+                { lm->path, b, bs },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
+                if (i == 3 && as == bs && memcmp(a, b, as) == 0)
+                        break; /* the final menu names its default itself */
+                r = write_file_atomic(steps[i].path, steps[i].data, steps[i].size, 0644, flags);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot write %s: %m; GRUB boots entry %d meanwhile", steps[i].path,
+                                               safe);
+        }
+        return 0;
+}
+
+static int boot_facts(const Context *ctx, char **ret_boot_id, char **ret_cmdline, char **ret_release)
+{
+        int r = proc_read_line(ctx, "/proc/sys/kernel/random/boot_id", ret_boot_id);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read the boot id: %m");
+        if (ret_cmdline && (r = proc_read_line(ctx, "/proc/cmdline", ret_cmdline)) < 0)
+                return log_error_errno(r, "Cannot read the kernel command line: %m");
+        if (ret_release && (r = proc_read_line(ctx, "/proc/sys/kernel/osrelease", ret_release)) < 0)
+                return log_error_errno(r, "Cannot read the kernel release: %m");
+        return 0;
+}
+
+static int resolve(const MenuInfo *info, const char *sel, const char *what, int *ret)
+{
+        MenuSelectError e;
+        if (menulst_select(info, sel, &e, ret) >= 0)
+                return 0;
+        return log_error_errno(e == MENU_SELECT_AMBIGUOUS ? EEXIST : ENOENT, "%s '%s' %s", what, sel,
+                               e == MENU_SELECT_AMBIGUOUS ? "matches several entries" : "matches no entry");
+}
+
+/* menu.lst without the trial entries, its own default/fallback lines back, evaluated. */
+static int menu_without_trial(const Context *ctx, const LoadedMenu *lm, const TrialRecord *t, MenuLst **ret_menu,
+                              MenuInfo **ret_info)
+{
+        _cleanup_(menulst_freep) MenuLst *m = NULL;
+        int r = trial_layout_strip(lm->menu, &m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot remove the trial entries: %m");
+        if (t) {
+                if ((r = menulst_set_global(m, MENU_DIALECT_GRUB, "default", json_string_value(t->pre_default))) < 0 ||
+                    (r = menulst_set_global(m, MENU_DIALECT_GRUB, "fallback", json_string_value(t->pre_fallback))) < 0)
+                        return log_error_errno(r, "Cannot edit the menu: %m");
+        }
+        r = menu_evaluate(ctx, lm, m, lm->default_data, lm->default_size, ret_info);
+        if (r < 0)
+                return log_error_errno(r, "Cannot evaluate the menu: %m");
+        *ret_menu = TAKE_PTR(m);
+        return 0;
+}
+
+int kernel_trial_arm(const Context *ctx, const char *selector)
+{
+        _cleanup_json_ json_t *state = NULL;
+        int r = state_load(ctx, &state);
+        if (r < 0)
+                return r;
+        TrialRecord t;
+        trial_record_get(state, &t);
+        if (trial_phase_in_flight(t.phase))
+                return log_error_errno(EBUSY, "A kernel trial of '%s' is in flight; commit or roll it back first",
+                                       t.trial_title ? t.trial_title : "?");
+        _cleanup_(pin_done) Pin pin = {};
+        r = pin_from_state(state, &pin);
+        if (r == -ENOENT)
+                return log_error_errno(r, "A trial needs a pinned known-good kernel: run 'kernelkeeper pin --default SEL' first");
+        if (r < 0)
+                return log_error_errno(r, "The recorded pin is corrupt: %m");
+
+        _cleanup_(loaded_menu_freep) LoadedMenu *lm = NULL;
+        r = menu_load(ctx, &lm);
+        if (r < 0)
+                return r;
+        _cleanup_(menulst_freep) MenuLst *base = NULL;
+        _cleanup_(menu_info_freep) MenuInfo *info = NULL;
+        r = menu_without_trial(ctx, lm, NULL, &base, &info);
+        if (r < 0)
+                return r;
+        int good, trial;
+        if ((r = resolve(info, pin.default_sel, "The pinned default", &good)) < 0 ||
+            (r = resolve(info, selector, "The trial selector", &trial)) < 0)
+                return r;
+        if (good == trial)
+                return log_error_errno(EINVAL, "'%s' is the pinned known-good entry itself; nothing to try", selector);
+        _cleanup_strv_free_ char **problems = NULL;
+        if (menulst_entry_problems(info, &lm->fs, trial, &problems) < 0)
+                return log_oom();
+        if (problems && problems[0])
+                return log_error_errno(ENOENT, "The trial entry cannot boot: %s", problems[0]);
+
+        TrialOptions o = { .panic_sec = ctx->config.trial_panic_sec };
+        _cleanup_(menulst_freep) MenuLst *armed = NULL;
+        r = trial_layout_arm(base, info, good, trial, &o, &armed);
+        if (r == -E2BIG)
+                return log_error_errno(r, "The trial's kernel command line would pass GRUB 0.97's %d bytes",
+                                       TRIAL_LINUX_CMDLINE_MAX);
+        if (r == -EEXIST)
+                return log_error_errno(r, "An entry titled 'kernelkeeper' would catch PV-GRUB2's one-shot; rename it");
+        if (r < 0)
+                return log_error_errno(r, "Cannot build the trial layout: %m");
+
+        _cleanup_free_ char *env_path = NULL, *env = NULL;
+        size_t env_size;
+        if ((r = read_grubenv(lm, &env_path, &env, &env_size)) < 0)
+                return r;
+        BootFiles now = { .default_file = lm->default_data, .default_size = lm->default_size, .grubenv = env,
+                          .grubenv_size = env_size };
+        _cleanup_(boot_files_done) BootFiles files = {};
+        if ((r = trial_state_files(TRIAL_TRIAL_INDEX, &now, &files)) < 0)
+                return log_error_errno(r, "Cannot format the state files: %m");
+        const char *problem = NULL;
+        r = trial_verify(armed, &files, entry_loads, lm, &problem);
+        if (r < 0)
+                return log_error_errno(r, "Refusing to arm the trial: %s; nothing written", problem ? problem : "");
+
+        /* the state first: a trial that cannot be recorded is never armed */
+        _cleanup_free_ char *boot_id = NULL, *now_s = now_iso8601();
+        if ((r = boot_facts(ctx, &boot_id, NULL, NULL)) < 0)
+                return r;
+        json_t *rec = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:{s:o, s:o}, s:o, s:o}", "phase", "armed",
+                                "armed_boot_id", boot_id, "trial_boot_id", json_null(), "good",
+                                identity(&info->entries[good]), "trial", identity(&info->entries[trial]),
+                                "started", string_or_null(now_s), "pre", "default",
+                                string_or_null(menulst_global_arg(base, MENU_DIALECT_GRUB, "default")), "fallback",
+                                string_or_null(menulst_global_arg(base, MENU_DIALECT_GRUB, "fallback")), "ended",
+                                json_null(), "reason", json_null());
+        _cleanup_json_ json_t *old = json_deep_copy(state);
+        if (!rec || !old || json_object_set_new(state, "trial", rec) < 0)
+                return log_oom();
+        if ((r = state_save(ctx, state)) < 0)
+                return r;
+        r = write_boot_files(ctx, lm, armed, TRIAL_GOOD_INDEX, &files, env_path);
+        if (r < 0) {
+                (void) state_save(ctx, old);
+                return r;
+        }
+        const char *fields[] = { NULL, NULL };
+        _cleanup_free_ char *f = NULL;
+        if (asprintf(&f, "KK_TRIAL_KERNEL=%s", info->entries[trial].title) >= 0)
+                fields[0] = f;
+        log_event(LOG_NOTICE, KK_MESSAGE_TRIAL_STARTED, fields,
+                  "Kernel trial armed: the next boot runs '%s' once, then '%s' unless the trial is committed",
+                  info->entries[trial].title, info->entries[good].title);
+        return 0;
+}
+
+/* Ends the trial: menu.lst without the trial entries, its own default/fallback lines back, the pin
+ * (the new one on commit) applied, both state files naming the default. The state is saved first. */
+static int trial_finish(const Context *ctx, json_t *state, const TrialRecord *t, bool commit, const char *reason)
+{
+        _cleanup_(loaded_menu_freep) LoadedMenu *lm = NULL;
+        int r = menu_load(ctx, &lm);
+        if (r < 0)
+                return r;
+        _cleanup_(menulst_freep) MenuLst *base = NULL;
+        _cleanup_(menu_info_freep) MenuInfo *info = NULL;
+        if ((r = menu_without_trial(ctx, lm, t, &base, &info)) < 0)
+                return r;
+
+        _cleanup_(pin_done) Pin pin = {};
+        r = pin_from_state(state, &pin);
+        if (r < 0)
+                return log_error_errno(r, "The recorded pin is missing or corrupt: %m");
+        if (commit) {
+                int trial, good;
+                if ((r = resolve(info, t->trial_title, "The trial entry", &trial)) < 0 ||
+                    (r = resolve(info, t->good_title, "The known-good entry", &good)) < 0)
+                        return r;
+                pin_done(&pin);
+                pin.default_sel = selector_for(&info->entries[trial]);
+                char *g = selector_for(&info->entries[good]);
+                if (!pin.default_sel || !g || strv_consume(&pin.fallback_sels, g) < 0)
+                        return log_oom();
+        }
+        int want, fb[MENULST_MAX_FALLBACK];
+        size_t n_fb = 0;
+        if ((r = resolve(info, pin.default_sel, "The pinned default", &want)) < 0)
+                return r;
+        for (char **s = pin.fallback_sels; s && *s && n_fb < MENULST_MAX_FALLBACK; s++)
+                if ((r = resolve(info, *s, "A pinned fallback", &fb[n_fb++])) < 0)
+                        return r;
+
+        _cleanup_(menulst_freep) MenuLst *final = NULL;
+        _cleanup_free_ char *dfile = NULL;
+        size_t dsize;
+        _cleanup_(menu_info_freep) MenuInfo *after = NULL;
+        r = menu_plan_boot_order(ctx, lm, base, info, want, pin.fallback_sels ? fb : NULL, n_fb, &final, &dfile, &dsize,
+                                 &after);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *env_path = NULL, *env = NULL;
+        size_t env_size;
+        if ((r = read_grubenv(lm, &env_path, &env, &env_size)) < 0)
+                return r;
+        BootFiles now = { .grubenv = env, .grubenv_size = env_size };
+        _cleanup_(boot_files_done) BootFiles files = {};
+        /* both files name the default: each loader resets only its own, a stale one would send the
+         * other loader back to the trial's index */
+        if ((r = trial_state_files(after->default_entry, &now, &files)) < 0)
+                return log_error_errno(r, "Cannot format the state files: %m");
+        if (!both_loaders_boot(final, &files, lm, after->default_entry))
+                return log_error_errno(EPROTO, "Refusing to write %s: a loader would not boot entry %d after the trial",
+                                       lm->path, after->default_entry);
+
+        _cleanup_json_ json_t *old = json_deep_copy(state);
+        _cleanup_free_ char *now_s = now_iso8601();
+        if (!old || json_object_set_new(t->j, "phase", json_string(commit ? "committed" : "failed")) < 0 ||
+            json_object_set_new(t->j, "ended", string_or_null(now_s)) < 0 ||
+            (!commit && json_object_set_new(t->j, "reason", string_or_null(reason)) < 0) ||
+            (commit && pin_to_state(state, &pin) < 0))
+                return log_oom();
+        if ((r = state_save(ctx, state)) < 0)
+                return r;
+        r = write_boot_files(ctx, lm, final, after->default_entry, &files, env_path);
+        if (r < 0) {
+                (void) state_save(ctx, old);
+                return r;
+        }
+        const char *fields[] = { NULL, NULL };
+        _cleanup_free_ char *f = NULL;
+        if (asprintf(&f, "KK_TRIAL_KERNEL=%s", t->trial_title ? t->trial_title : "?") >= 0)
+                fields[0] = f;
+        if (commit)
+                log_event(LOG_NOTICE, KK_MESSAGE_TRIAL_COMMITTED, fields,
+                          "Kernel trial committed: '%s' is the pinned default, '%s' its fallback", t->trial_title,
+                          t->good_title);
+        else
+                log_event(LOG_WARNING, KK_MESSAGE_TRIAL_FAILED, fields, "Kernel trial of '%s' failed: %s; GRUB boots '%s'",
+                          t->trial_title, reason, t->good_title);
+        return 0;
+}
+
+static int trial_event(const Context *ctx, TrialEvent event)
+{
+        _cleanup_json_ json_t *state = NULL;
+        int r = state_load(ctx, &state);
+        if (r < 0)
+                return r;
+        TrialRecord t;
+        trial_record_get(state, &t);
+        _cleanup_free_ char *boot_id = NULL;
+        if ((r = boot_facts(ctx, &boot_id, NULL, NULL)) < 0)
+                return r;
+        TrialState s = { .phase = t.phase, .armed_boot_id = t.armed_boot_id, .trial_boot_id = t.trial_boot_id };
+        TrialInput in = { .event = event, .boot_id = boot_id };
+        TrialStep st;
+        if (trial_step(&s, &in, &st) < 0) {
+                if (event == TRIAL_EVENT_COMMIT)
+                        return log_error_errno(EINVAL, t.phase == TRIAL_PHASE_ARMED
+                                                               ? "The trial kernel has not booted yet; only a running trial can be committed"
+                                                               : "No kernel trial is running to commit");
+                return log_error_errno(EINVAL, "No kernel trial is in flight to roll back");
+        }
+        r = trial_finish(ctx, state, &t, st.action == TRIAL_ACTION_COMMIT, st.reason);
+        if (r < 0)
+                return r;
+        if (event == TRIAL_EVENT_COMMIT) {
+                json_t *boots = json_object_get(state, "boots");
+                if (boots && boot_history_set_outcome(boots, boot_id, "good", NULL) >= 0)
+                        (void) state_save(ctx, state);
+        }
+        return 0;
+}
+
+int kernel_trial_commit(const Context *ctx)
+{
+        return trial_event(ctx, TRIAL_EVENT_COMMIT);
+}
+
+int kernel_trial_rollback(const Context *ctx)
+{
+        return trial_event(ctx, TRIAL_EVENT_ROLLBACK);
+}
+
+int boots_record(const Context *ctx, bool *ret_reboot)
+{
+        _cleanup_free_ char *boot_id = NULL, *cmdline = NULL, *release = NULL, *now_s = now_iso8601();
+        int r = boot_facts(ctx, &boot_id, &cmdline, &release);
+        if (r < 0)
+                return r;
+        _cleanup_json_ json_t *state = NULL;
+        if ((r = state_load(ctx, &state)) < 0)
+                return r;
+        json_t *boots = json_object_get(state, "boots");
+        if (!boots) {
+                if (json_object_set_new(state, "boots", json_array()) < 0)
+                        return log_oom();
+                boots = json_object_get(state, "boots");
+        }
+
+        /* which entry: a menu that cannot be read still gets its boot recorded */
+        _cleanup_(loaded_menu_freep) LoadedMenu *lm = NULL;
+        int entry = -1;
+        if (menu_load(ctx, &lm) >= 0)
+                entry = boot_match_entry(lm->info, cmdline, release);
+        bool mark = boot_cmdline_has(cmdline, TRIAL_CMDLINE_MARK);
+
+        TrialRecord t;
+        trial_record_get(state, &t);
+        TrialState s = { .phase = t.phase, .armed_boot_id = t.armed_boot_id, .trial_boot_id = t.trial_boot_id };
+        TrialInput in = { .event = TRIAL_EVENT_BOOT, .boot_id = boot_id, .trial_mark = mark };
+        TrialStep st;
+        if ((r = trial_step(&s, &in, &st)) < 0)
+                return log_error_errno(r, "Cannot judge this boot: %m");
+
+        if (st.phase == TRIAL_PHASE_FAILED && t.phase == TRIAL_PHASE_ARMED) {
+                /* the trial's own boot never reached userspace: it gets a record all the same */
+                BootRecord lost = { .release = t.trial_release, .entry = TRIAL_TRIAL_INDEX, .title = t.trial_title,
+                                    .trial = true, .outcome = "failed", .reason = st.reason };
+                if (boot_history_add(boots, &lost) < 0)
+                        return log_oom();
+        } else if (st.phase == TRIAL_PHASE_FAILED && t.phase == TRIAL_PHASE_BOOTED)
+                (void) boot_history_set_outcome(boots, t.trial_boot_id, "failed", st.reason);
+        BootRecord me = { .boot_id = boot_id, .time = now_s, .release = release, .entry = entry,
+                          .title = entry >= 0 ? lm->info->entries[entry].title : NULL, .trial = mark,
+                          .outcome = "unknown" };
+        if (boot_history_add(boots, &me) < 0)
+                return log_oom();
+        if (st.set_trial_boot_id && json_object_set_new(t.j, "trial_boot_id", json_string(boot_id)) < 0)
+                return log_oom();
+        if (t.j && st.phase != t.phase && st.phase != TRIAL_PHASE_FAILED &&
+            json_object_set_new(t.j, "phase", json_string(trial_phase_to_string(st.phase))) < 0)
+                return log_oom();
+
+        bool reboot = false;
+        switch (st.action) {
+        case TRIAL_ACTION_DISARM_REBOOT:
+                reboot = true;
+                __attribute__((fallthrough));
+        case TRIAL_ACTION_DISARM:
+                r = trial_finish(ctx, state, &t, false, st.reason);
+                if (r < 0)
+                        return r;
+                break;
+        default:
+                if ((r = state_save(ctx, state)) < 0)
+                        return r;
+        }
+        log_info("Boot %s recorded: %s, entry %d%s", boot_id, release, entry, mark ? " (the kernel trial)" : "");
+        *ret_reboot = reboot;
+        return 0;
+}

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <spawn.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "common/chase.h"
+#include "common/macro.h"
+#include "daemon/cli.h"
+#include "daemon/kernel-trial.h"
+#include "daemon/log.h"
+#include "daemon/state.h"
+
+extern char **environ;
+
+int verb_kernel(Context *ctx, CliArgs *args)
+{
+        if (cli_check_options(args, 0, "kernel") < 0)
+                return EXIT_USAGE;
+        const char *what = args->words[1];
+        if (what && streq(what, "trial")) {
+                if (!args->words[2] || args->words[3]) {
+                        log_error("'kernel trial' takes one selector (title=, kernel=, release= or bare)");
+                        return EXIT_USAGE;
+                }
+                return kernel_trial_arm(ctx, args->words[2]) < 0 ? EXIT_PROBLEM : EXIT_OK;
+        }
+        if (what && (streq(what, "commit") || streq(what, "rollback"))) {
+                if (args->words[2]) {
+                        log_error("'kernel %s' takes no arguments", what);
+                        return EXIT_USAGE;
+                }
+                int r = streq(what, "commit") ? kernel_trial_commit(ctx) : kernel_trial_rollback(ctx);
+                return r < 0 ? EXIT_PROBLEM : EXIT_OK;
+        }
+        log_error("Unknown 'kernel' verb '%s': use trial, commit or rollback", what ? what : "");
+        return EXIT_USAGE;
+}
+
+/* The trial we are running failed: back to the known-good kernel now, through systemd when it runs */
+static void reboot_now(void)
+{
+        char *const argv[] = { (char *) "systemctl", (char *) "reboot", NULL };
+        pid_t pid;
+        int status;
+        if (posix_spawnp(&pid, "systemctl", NULL, NULL, argv, environ) != 0 || waitpid(pid, &status, 0) < 0 ||
+            !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                log_error("Cannot reboot into the known-good kernel (systemctl reboot failed); reboot by hand");
+}
+
+static int boots_show(Context *ctx)
+{
+        _cleanup_json_ json_t *state = NULL;
+        int r = state_load(ctx, &state);
+        if (r < 0)
+                return r;
+        json_t *boots = json_object_get(state, "boots"), *trial = json_object_get(state, "trial");
+        if (ctx->json)
+                return cli_print_json(json_pack("{s:O?, s:O?}", "boots", boots ? boots : NULL, "trial", trial));
+        size_t i;
+        json_t *b;
+        printf("%-20s  %-36s  %-22s  %-5s  %-7s  %s\n", "TIME", "BOOT ID", "RELEASE", "TRIAL", "OUTCOME", "ENTRY / REASON");
+        json_array_foreach(boots, i, b) {
+                const char *reason = json_string_value(json_object_get(b, "reason"));
+                const char *title = json_string_value(json_object_get(b, "title"));
+                printf("%-20s  %-36s  %-22s  %-5s  %-7s  %s\n",
+                       json_string_value(json_object_get(b, "time")) ?: "-",
+                       json_string_value(json_object_get(b, "boot_id")) ?: "(never reached userspace)",
+                       json_string_value(json_object_get(b, "release")) ?: "?",
+                       json_is_true(json_object_get(b, "trial")) ? "yes" : "no",
+                       json_string_value(json_object_get(b, "outcome")) ?: "unknown",
+                       reason ? reason : title ? title : "");
+        }
+        return EXIT_OK;
+}
+
+int verb_boots(Context *ctx, CliArgs *args)
+{
+        if (cli_check_options(args, 0, "boots") < 0)
+                return EXIT_USAGE;
+        const char *what = args->words[1];
+        if (!what || streq(what, "show")) {
+                if (what && args->words[2]) {
+                        log_error("'boots show' takes no arguments");
+                        return EXIT_USAGE;
+                }
+                return boots_show(ctx);
+        }
+        if (streq(what, "record") && !args->words[2]) {
+                bool reboot = false;
+                if (boots_record(ctx, &reboot) < 0)
+                        return EXIT_PROBLEM;
+                /* never reboot a tree given with --root */
+                if (reboot && root_is_host(ctx->root) && ctx->config.trial_reboot_on_failure)
+                        reboot_now();
+                return EXIT_OK;
+        }
+        log_error("Unknown 'boots' verb '%s': use show or record", what);
+        return EXIT_USAGE;
+}

@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""`kernel trial`, `boots record`, `kernel commit` / `rollback` on a --root tree whose /proc files say
+which boot it is. Each boot is played the way the bootloader leaves the files (GRUB 0.97's
+savedefault bytes); which entry GRUB boots is kernelkeeper's own GRUB reading (checked against the
+corpus elsewhere), and the real-boot proof is tests/vm."""
+import json
+import os
+import unittest
+
+import kktest
+from kktest import Tree, run, show
+
+G, T = "6.1.0-50-amd64", "6.1.0-57-amd64"
+ARGS = "root=/dev/xvda1 ro console=hvc0"
+MENU = f"""timeout 5
+default 1
+
+### BEGIN AUTOMAGIC KERNELS LIST
+## ## Start Default Options ##
+# kopt={ARGS}
+## ## End Default Options ##
+
+title\t\tDebian GNU/Linux, kernel {T}
+root\t\t(hd0,0)
+kernel\t\t/boot/vmlinuz-{T} {ARGS}
+initrd\t\t/boot/initrd.img-{T}
+
+title\t\tDebian GNU/Linux, kernel {G}
+root\t\t(hd0,0)
+kernel\t\t/boot/vmlinuz-{G} {ARGS}
+initrd\t\t/boot/initrd.img-{G}
+
+### END DEBIAN AUTOMAGIC KERNELS LIST
+"""
+
+
+class Trial(unittest.TestCase):
+    def setUp(self):
+        self.t = Tree()
+        self.t.menu(MENU)
+        for r in (G, T):
+            self.t.kernels(f"/boot/vmlinuz-{r}", f"/boot/initrd.img-{r}")
+        run(self.t, "pin", "--default", f"release={G}", check=0)
+        self.boot = 0
+        self.new_boot(f"{ARGS}", G)
+
+    def tearDown(self):
+        self.t.cleanup()
+
+    def new_boot(self, cmdline, release):
+        """What the kernel of a new boot shows in /proc."""
+        self.boot += 1
+        self.t.write("/proc/sys/kernel/random/boot_id", f"00000000-0000-0000-0000-{self.boot:012d}\n")
+        self.t.write("/proc/cmdline", cmdline + "\n")
+        self.t.write("/proc/sys/kernel/osrelease", release + "\n")
+
+    def grub_boots(self):
+        """The entry GRUB 0.97 boots now, and what it writes before handing off (savedefault)."""
+        j = show(self.t)
+        e = j["entries"][j["default"]]
+        if e["savedefault"]:
+            # builtins.c savedefault_func: `savedefault fallback` from the default saves fallback[0]
+            d = bytearray(self.t.read("/boot/grub/default"))
+            d[:10] = (str(j["fallback"][0]).encode() + b"\0").ljust(10, b"\n")
+            self.t.write("/boot/grub/default", bytes(d))
+        return j["default"], e
+
+    def state(self):
+        return json.loads(self.t.read("/var/lib/kernelkeeper/state.json"))
+
+    def test_panic_before_userspace_is_rolled_back(self):
+        run(self.t, "kernel", "trial", f"release={T}", check=0)
+        j = show(self.t)
+        self.assertTrue(j["entries"][0]["title"].startswith("kernelkeeper known-good:"))
+        self.assertTrue(j["entries"][1]["title"].startswith("kernelkeeper trial:"))
+        self.assertTrue(j["default_saved"])
+        self.assertEqual(self.t.read("/boot/grub/default"), b"1\n" + b"#\n" * 10)
+        env = self.t.read("/boot/grub/grubenv")
+        self.assertEqual(len(env), 1024)
+        self.assertTrue(env.startswith(b"# GRUB Environment Block\nsaved_entry=1\n#"))
+        self.assertEqual(self.state()["trial"]["phase"], "armed")
+        # the guardian/hooks leave the trial layout alone
+        p = run(self.t, "pin", "--reapply", check=0)
+        self.assertIn("trial is in flight", p.stderr)
+
+        # boot 2: GRUB boots the trial, saves the fallback first; the kernel panics (no userspace)
+        idx, e = self.grub_boots()
+        self.assertEqual(idx, 1)
+        self.assertIn("kernelkeeper.trial=1", e["args"])
+        self.assertIn("panic=10", e["args"])
+        # boot 3: GRUB now boots the known-good copy
+        idx, e = self.grub_boots()
+        self.assertEqual(idx, 0)
+        self.new_boot(e["args"], G)
+        run(self.t, "boots", "record", check=0)
+
+        st = self.state()
+        self.assertEqual(st["trial"]["phase"], "failed")
+        self.assertIn("before userspace", st["trial"]["reason"])
+        lost = [b for b in st["boots"] if b["trial"]]
+        self.assertEqual(len(lost), 1)
+        self.assertIsNone(lost[0]["boot_id"])
+        self.assertEqual(lost[0]["outcome"], "failed")
+        # disarmed: the trial entries are gone, GRUB boots G, both files name it
+        self.assertEqual(self.t.read("/boot/grub/menu.lst").decode(), MENU)
+        j = show(self.t)
+        self.assertEqual(j["entries"][j["default"]]["release"], G)
+        self.assertTrue(self.t.read("/boot/grub/grubenv").startswith(b"# GRUB Environment Block\nsaved_entry=1\n"))
+        self.assertEqual(self.t.read("/boot/grub/default"), b"1\n" + b"#\n" * 10)
+        p = run(self.t, "--json", "boots", check=0)
+        self.assertEqual(json.loads(p.stdout)["trial"]["phase"], "failed")
+        # a failed trial is not armed again by the next boot
+        self.new_boot(e["args"], G)
+        run(self.t, "boots", "record", check=0)
+        self.assertEqual(self.state()["trial"]["phase"], "failed")
+        self.assertEqual(self.t.read("/boot/grub/menu.lst").decode(), MENU)
+
+    def test_healthy_trial_committed(self):
+        run(self.t, "kernel", "trial", f"release={T}", check=0)
+        p = run(self.t, "kernel", "commit", check=1)
+        self.assertIn("has not booted yet", p.stderr)
+        idx, e = self.grub_boots()
+        self.new_boot(e["args"], T)
+        run(self.t, "boots", "record", check=0)
+        self.assertEqual(self.state()["trial"]["phase"], "booted")
+        run(self.t, "kernel", "commit", check=0)
+        st = self.state()
+        self.assertEqual(st["trial"]["phase"], "committed")
+        self.assertEqual(st["pin"]["default"], f"release={T}")
+        self.assertEqual(st["pin"]["fallback"], [f"release={G}"])
+        j = show(self.t)
+        self.assertFalse(any(x["title"].startswith("kernelkeeper") for x in j["entries"]))
+        self.assertEqual(j["entries"][j["default"]]["release"], T)
+        self.assertEqual([j["entries"][i]["release"] for i in j["fallback"]], [G])
+        good = [b for b in st["boots"] if b["trial"]]
+        self.assertEqual(good[-1]["outcome"], "good")
+
+    def test_userspace_without_verdict_fails_at_next_boot(self):
+        run(self.t, "kernel", "trial", f"release={T}", check=0)
+        idx, e = self.grub_boots()
+        self.new_boot(e["args"], T)
+        run(self.t, "boots", "record", check=0)
+        # hung and reset: GRUB already saved the fallback, the next boot is G
+        idx, e = self.grub_boots()
+        self.assertEqual(idx, 0)
+        self.new_boot(e["args"], G)
+        run(self.t, "boots", "record", check=0)
+        st = self.state()
+        self.assertEqual(st["trial"]["phase"], "failed")
+        self.assertIn("before its health was judged", st["trial"]["reason"])
+        trial_boots = [b for b in st["boots"] if b["trial"]]
+        self.assertEqual(trial_boots[0]["outcome"], "failed")
+
+    def test_rollback_by_hand(self):
+        run(self.t, "kernel", "trial", f"release={T}", check=0)
+        run(self.t, "kernel", "rollback", check=0)
+        self.assertEqual(self.state()["trial"]["phase"], "failed")
+        self.assertEqual(self.t.read("/boot/grub/menu.lst").decode(), MENU)
+        p = run(self.t, "kernel", "rollback", check=1)
+        self.assertIn("No kernel trial is in flight", p.stderr)
+
+    def test_refusals_change_nothing(self):
+        before = self.t.read("/boot/grub/menu.lst")
+        for args, msg in [
+            (("kernel", "trial", f"release={G}"), "known-good entry itself"),
+            (("kernel", "trial", "release=9.9"), "matches no entry"),
+            (("kernel", "commit"), "No kernel trial is running"),
+            (("kernel", "rollback"), "No kernel trial is in flight"),
+        ]:
+            p = run(self.t, *args, check=1)
+            self.assertIn(msg, p.stderr)
+            self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+            self.assertEqual(self.t.read("/boot/grub/menu.lst"), before)
+        os.unlink(self.t.path(f"/boot/vmlinuz-{T}"))
+        p = run(self.t, "kernel", "trial", f"release={T}", check=1)
+        self.assertIn("cannot boot", p.stderr)
+        self.assertEqual(self.t.read("/boot/grub/menu.lst"), before)
+        self.t.kernels(f"/boot/vmlinuz-{T}")
+        run(self.t, "kernel", "trial", f"release={T}", check=0)
+        p = run(self.t, "kernel", "trial", f"release={T}", check=1)
+        self.assertIn("in flight", p.stderr)
+        p = run(self.t, "pin", "--default", f"release={T}", check=1)
+        self.assertIn("trial is in flight", p.stderr)
+
+    def test_needs_a_pin(self):
+        run(self.t, "unpin", check=0)
+        p = run(self.t, "kernel", "trial", f"release={T}", check=1)
+        self.assertIn("pinned known-good", p.stderr)
+
+
+if __name__ == "__main__":
+    kktest.main()
