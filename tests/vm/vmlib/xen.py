@@ -38,7 +38,8 @@ insmod legacycfg
 set root=(xen/xvda,msdos1)
 legacy_configfile /boot/grub/menu.lst
 """
-PVGRUB_MODULES = ["part_msdos", "ext2", "legacycfg", "linux", "xzio", "gzio", "normal", "echo",
+# loadenv: `default saved` and savedefault (load_env/save_env); without it a trial proves nothing
+PVGRUB_MODULES = ["part_msdos", "ext2", "legacycfg", "linux", "xzio", "gzio", "normal", "echo", "loadenv",
                   "sleep", "test", "search", "configfile", "cat", "ls"]
 
 
