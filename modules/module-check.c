@@ -10,6 +10,9 @@
 #include "common/strv.h"
 #include "modules/module-check.h"
 
+/* symbols named in a one-line message; --json lists them all */
+#define MESSAGE_LIST_MAX 10
+
 const char *verdict_to_string(Verdict v)
 {
         return v == VERDICT_PASS ? "pass" : v == VERDICT_FAIL ? "fail" : "unverified";
@@ -298,11 +301,13 @@ int module_check_crcs(const ModuleInfo *m, ModuleTarget *t, ModuleReport *report
                 v = VERDICT_FAIL;
                 fprintf(msg.f, "%zu of %zu symbol CRCs differ from %s's:", report->n_mismatches, m->n_versions,
                         t->release);
-                for (size_t i = 0; i < report->n_mismatches; i++) {
+                for (size_t i = 0; i < MIN(report->n_mismatches, MESSAGE_LIST_MAX); i++) {
                         const CrcMismatch *x = &report->mismatches[i];
                         fprintf(msg.f, "%s %s (module 0x%08x, %s 0x%08x)", i ? "," : "", x->symbol, x->module_crc,
                                 t->release, x->target_crc);
                 }
+                if (report->n_mismatches > MESSAGE_LIST_MAX)
+                        fprintf(msg.f, " and %zu more (--json lists all)", report->n_mismatches - MESSAGE_LIST_MAX);
         }
         if (report->n_unverified > 0) {
                 if (v == VERDICT_PASS)
@@ -310,8 +315,10 @@ int module_check_crcs(const ModuleInfo *m, ModuleTarget *t, ModuleReport *report
                 fprintf(msg.f, "%s%zu of %zu symbols unverified (no installed module of %s imports them, no %s, no %s):",
                         report->n_mismatches ? "; " : "", report->n_unverified, m->n_versions, t->release, t->symvers,
                         t->module_symvers);
-                for (size_t i = 0; i < report->n_unverified; i++)
+                for (size_t i = 0; i < MIN(report->n_unverified, MESSAGE_LIST_MAX); i++)
                         fprintf(msg.f, "%s %s", i ? "," : "", report->unverified[i]);
+                if (report->n_unverified > MESSAGE_LIST_MAX)
+                        fprintf(msg.f, " and %zu more (--json lists all)", report->n_unverified - MESSAGE_LIST_MAX);
         }
         if (v == VERDICT_PASS)
                 fprintf(msg.f, "all %zu symbol CRCs equal %s's (%zu from installed modules, %zu from symvers, "
