@@ -312,7 +312,7 @@ int module_check_crcs(const ModuleInfo *m, ModuleTarget *t, ModuleReport *report
         if (report->n_unverified > 0) {
                 if (v == VERDICT_PASS)
                         v = VERDICT_UNVERIFIED;
-                fprintf(msg.f, "%s%zu of %zu symbols unverified (no installed module of %s imports them, no %s, no %s):",
+                fprintf(msg.f, "%s%zu of %zu symbols unverified (imported by no installed module of %s, not in %s or %s):",
                         report->n_mismatches ? "; " : "", report->n_unverified, m->n_versions, t->release, t->symvers,
                         t->module_symvers);
                 for (size_t i = 0; i < MIN(report->n_unverified, MESSAGE_LIST_MAX); i++)
