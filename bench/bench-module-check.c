@@ -5,10 +5,10 @@
  *    median and p95, and the peak RSS of this process;
  *  - the command: fork+exec of the binary, ITERATIONS runs, median and p95, and its peak RSS
  *    (wait4's ru_maxrss). */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -49,7 +49,8 @@ int main(void)
                 if (sscanf(line, "%255[^\t]\t%4095[^\n]", release, root) != 2)
                         fputs(line, stderr);
         if (!f || pclose(f) != 0 || !*root) {
-                printf("bench-module-check: no module fixture (tests/modules/fixture.py failed): not measured\n");
+                printf("bench-module-check: no module fixture (tests/modules/fixture.py failed): not "
+                       "measured\n");
                 return 0;
         }
 
@@ -92,7 +93,8 @@ int main(void)
                 ModuleInfo *m = NULL;
                 ModuleTarget *target = NULL;
                 ModuleReport *rep = NULL;
-                if (module_info_load(copy, &m) < 0 || module_target_load(root, release, m->name, &target) < 0 ||
+                if (module_info_load(copy, &m) < 0 ||
+                    module_target_load(root, release, m->name, &target) < 0 ||
                     module_check(m, target, &rep) < 0 || !rep->safe)
                         return fprintf(stderr, "check failed\n"), 1;
                 times[i] = now() - t0;
@@ -112,12 +114,13 @@ int main(void)
                 if (pid == 0) {
                         int null = open("/dev/null", O_WRONLY);
                         dup2(null, 1);
-                        execl(KK_BINARY, KK_BINARY, "--root", root, "module", "check", copy, "--kernel", release,
-                              (char *) NULL);
+                        execl(KK_BINARY, KK_BINARY, "--root", root, "module", "check", copy, "--kernel",
+                              release, (char *) NULL);
                         _exit(127);
                 }
                 int status;
-                if (pid < 0 || wait4(pid, &status, 0, &ru) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                if (pid < 0 || wait4(pid, &status, 0, &ru) < 0 || !WIFEXITED(status) ||
+                    WEXITSTATUS(status) != 0)
                         return fprintf(stderr, "kernelkeeper module check failed\n"), 1;
                 times[i] = now() - t0;
                 max_rss = MAX(max_rss, ru.ru_maxrss);

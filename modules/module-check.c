@@ -57,12 +57,12 @@ void vermagic_diff_done(VermagicDiff *d)
         free(d->target_release);
         strv_free(d->flags_missing);
         strv_free(d->flags_extra);
-        *d = (VermagicDiff) {};
+        *d = (VermagicDiff){};
 }
 
 int vermagic_compare(const char *module, const char *target, VermagicDiff *ret)
 {
-        VermagicDiff d = { .equal = streq(module, target) };
+        VermagicDiff d = {.equal = streq(module, target)};
         _cleanup_strv_free_ char **mflags = NULL, **tflags = NULL;
         int r = split_words(module, &d.module_release, &mflags);
         if (r >= 0)
@@ -122,9 +122,16 @@ typedef struct Msg {
 
 static int msg_open(Msg *m)
 {
-        *m = (Msg) {};
+        *m = (Msg){};
         m->f = open_memstream(&m->buf, &m->size);
         return m->f ? 0 : -ENOMEM;
+}
+
+static int msg_abort(Msg *m, int r)
+{
+        fclose(m->f);
+        free(m->buf);
+        return r;
 }
 
 static int add_finding(ModuleReport *report, const char *name, Verdict v, Msg *m)
@@ -137,7 +144,8 @@ static int add_finding(ModuleReport *report, const char *name, Verdict v, Msg *m
                 free(m->buf);
                 return -E2BIG;
         }
-        report->findings[report->n_findings++] = (ModuleFinding) { .name = name, .verdict = v, .message = m->buf };
+        report->findings[report->n_findings++] =
+            (ModuleFinding){.name = name, .verdict = v, .message = m->buf};
         return 0;
 }
 
@@ -167,8 +175,10 @@ int module_check_elf(const ModuleInfo *m, const ModuleTarget *t, ModuleReport *r
                 want_machine = t->reference_elf.machine;
         }
         bool ok = m->elf.elf_class == want_class && m->elf.machine == want_machine &&
-                  m->elf.big_endian == (t ? t->reference_elf.big_endian : (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__));
-        fprintf(msg.f, "%s %s-endian ", class_string(m->elf.elf_class), m->elf.big_endian ? "big" : "little");
+                  m->elf.big_endian ==
+                      (t ? t->reference_elf.big_endian : (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__));
+        fprintf(msg.f, "%s %s-endian ", class_string(m->elf.elf_class),
+                m->elf.big_endian ? "big" : "little");
         put_machine(msg.f, m->elf.machine);
         fprintf(msg.f, " relocatable%s", m->compression != MODULE_COMPRESSION_NONE ? " (" : "");
         if (m->compression != MODULE_COMPRESSION_NONE)
@@ -195,12 +205,10 @@ int module_check_name(const ModuleInfo *m, ModuleReport *report)
                 v = VERDICT_FAIL;
                 fprintf(msg.f, "'%s' is not a valid module name", m->name);
         } else {
-                _cleanup_free_ char *from_file = module_name_from_path(m->path), *norm = module_name_normalize(m->name);
-                if (!from_file || !norm) {
-                        fclose(msg.f);
-                        free(msg.buf);
-                        return -ENOMEM;
-                }
+                _cleanup_free_ char *from_file = module_name_from_path(m->path),
+                                    *norm = module_name_normalize(m->name);
+                if (!from_file || !norm)
+                        return msg_abort(&msg, -ENOMEM);
                 fprintf(msg.f, "%s", norm);
                 if (!streq(from_file, norm))
                         fprintf(msg.f, " (the file name says %s: the kernel goes by %s)", from_file, norm);
@@ -225,19 +233,19 @@ int module_check_vermagic(const ModuleInfo *m, const ModuleTarget *t, ModuleRepo
         }
         VermagicDiff *d = &report->vermagic;
         int r = vermagic_compare(m->vermagic, t->vermagic, d);
-        if (r < 0) {
-                fclose(msg.f);
-                free(msg.buf);
-                return r;
-        }
+        if (r < 0)
+                return msg_abort(&msg, r);
         if (d->equal) {
                 fprintf(msg.f, "'%s' as %s's own modules (%s)", m->vermagic, t->release, t->vermagic_from);
                 return add_finding(report, "vermagic", VERDICT_PASS, &msg);
         }
         const char *sep = "";
         if (d->release_differs) {
-                fprintf(msg.f, "built for release %s, not %s (the kernel itself skips the release under modversions; "
-                        "a module of another build is not safe)", d->module_release, d->target_release);
+                fprintf(
+                    msg.f,
+                    "built for release %s, not %s (the kernel itself skips the release under modversions; "
+                    "a module of another build is not safe)",
+                    d->module_release, d->target_release);
                 sep = "; ";
         }
         if (d->flags_missing) {
@@ -271,59 +279,60 @@ int module_check_crcs(const ModuleInfo *m, ModuleTarget *t, ModuleReport *report
                 return add_finding(report, "crcs", VERDICT_PASS, &msg);
         }
         int r = module_target_resolve_crcs(t, m->versions, m->n_versions, &report->crcs);
-        if (r < 0) {
-                fclose(msg.f);
-                free(msg.buf);
-                return r;
-        }
+        if (r < 0)
+                return msg_abort(&msg, r);
         report->mismatches = calloc(m->n_versions, sizeof(CrcMismatch));
         report->unverified = calloc(m->n_versions, sizeof(char *));
-        if (!report->mismatches || !report->unverified) {
-                fclose(msg.f);
-                free(msg.buf);
-                return -ENOMEM;
-        }
+        if (!report->mismatches || !report->unverified)
+                return msg_abort(&msg, -ENOMEM);
         for (size_t i = 0; i < m->n_versions; i++) {
                 const TargetCrc *c = &report->crcs[i];
                 report->n_by_source[c->source]++;
                 if (c->source == CRC_SOURCE_NONE)
                         report->unverified[report->n_unverified++] = m->versions[i].symbol;
                 else if (c->crc != m->versions[i].crc)
-                        report->mismatches[report->n_mismatches++] = (CrcMismatch) {
-                                .symbol = m->versions[i].symbol,
-                                .module_crc = m->versions[i].crc,
-                                .target_crc = c->crc,
-                                .target = c,
+                        report->mismatches[report->n_mismatches++] = (CrcMismatch){
+                            .symbol = m->versions[i].symbol,
+                            .module_crc = m->versions[i].crc,
+                            .target_crc = c->crc,
+                            .target = c,
                         };
         }
         Verdict v = VERDICT_PASS;
         if (report->n_mismatches > 0) {
                 v = VERDICT_FAIL;
-                fprintf(msg.f, "%zu of %zu symbol CRCs differ from %s's:", report->n_mismatches, m->n_versions,
-                        t->release);
+                fprintf(msg.f, "%zu of %zu symbol CRCs differ from %s's:", report->n_mismatches,
+                        m->n_versions, t->release);
                 for (size_t i = 0; i < MIN(report->n_mismatches, MESSAGE_LIST_MAX); i++) {
                         const CrcMismatch *x = &report->mismatches[i];
-                        fprintf(msg.f, "%s %s (module 0x%08x, %s 0x%08x)", i ? "," : "", x->symbol, x->module_crc,
-                                t->release, x->target_crc);
+                        fprintf(msg.f, "%s %s (module 0x%08x, %s 0x%08x)", i ? "," : "", x->symbol,
+                                x->module_crc, t->release, x->target_crc);
                 }
                 if (report->n_mismatches > MESSAGE_LIST_MAX)
-                        fprintf(msg.f, " and %zu more (--json lists all)", report->n_mismatches - MESSAGE_LIST_MAX);
+                        fprintf(msg.f, " and %zu more (--json lists all)",
+                                report->n_mismatches - MESSAGE_LIST_MAX);
         }
         if (report->n_unverified > 0) {
                 if (v == VERDICT_PASS)
                         v = VERDICT_UNVERIFIED;
-                fprintf(msg.f, "%s%zu of %zu symbols unverified (imported by no installed module of %s, not in %s or %s):",
-                        report->n_mismatches ? "; " : "", report->n_unverified, m->n_versions, t->release, t->symvers,
-                        t->module_symvers);
+                fprintf(msg.f,
+                        "%s%zu of %zu symbols unverified (imported by no installed module of %s, not in %s "
+                        "or %s):",
+                        report->n_mismatches ? "; " : "", report->n_unverified, m->n_versions, t->release,
+                        t->symvers, t->module_symvers);
                 for (size_t i = 0; i < MIN(report->n_unverified, MESSAGE_LIST_MAX); i++)
                         fprintf(msg.f, "%s %s", i ? "," : "", report->unverified[i]);
                 if (report->n_unverified > MESSAGE_LIST_MAX)
-                        fprintf(msg.f, " and %zu more (--json lists all)", report->n_unverified - MESSAGE_LIST_MAX);
+                        fprintf(msg.f, " and %zu more (--json lists all)",
+                                report->n_unverified - MESSAGE_LIST_MAX);
         }
         if (v == VERDICT_PASS)
-                fprintf(msg.f, "all %zu symbol CRCs equal %s's (%zu from installed modules, %zu from symvers, "
-                        "%zu from Module.symvers)", m->n_versions, t->release, report->n_by_source[CRC_SOURCE_MODULES],
-                        report->n_by_source[CRC_SOURCE_SYMVERS], report->n_by_source[CRC_SOURCE_MODULE_SYMVERS]);
+                fprintf(msg.f,
+                        "all %zu symbol CRCs equal %s's (%zu from installed modules, %zu from symvers, "
+                        "%zu from Module.symvers)",
+                        m->n_versions, t->release, report->n_by_source[CRC_SOURCE_MODULES],
+                        report->n_by_source[CRC_SOURCE_SYMVERS],
+                        report->n_by_source[CRC_SOURCE_MODULE_SYMVERS]);
         return add_finding(report, "crcs", v, &msg);
 }
 
@@ -333,11 +342,8 @@ int module_check_depends(const ModuleInfo *m, const ModuleTarget *t, ModuleRepor
         if (msg_open(&msg) < 0)
                 return -ENOMEM;
         for (char **d = m->depends; d && *d; d++)
-                if (!module_target_find(t, *d) && strv_push(&report->depends_missing, *d) < 0) {
-                        fclose(msg.f);
-                        free(msg.buf);
-                        return -ENOMEM;
-                }
+                if (!module_target_find(t, *d) && strv_push(&report->depends_missing, *d) < 0)
+                        return msg_abort(&msg, -ENOMEM);
         if (report->depends_missing) {
                 fprintf(msg.f, "not installed for %s: ", t->release);
                 put_list(msg.f, report->depends_missing);
@@ -358,22 +364,22 @@ int module_check_signature(const ModuleInfo *m, const ModuleTarget *t, ModuleRep
         if (msg_open(&msg) < 0)
                 return -ENOMEM;
         int r = module_sig_enforced(t->root, &report->sig_enforced_by);
-        if (r < 0) {
-                fclose(msg.f);
-                free(msg.buf);
-                return r;
-        }
+        if (r < 0)
+                return msg_abort(&msg, r);
         report->sig_enforced = r;
         Verdict v = VERDICT_PASS;
         if (!m->signed_) {
                 if (report->sig_enforced) {
                         v = VERDICT_FAIL;
-                        fprintf(msg.f, "unsigned, and the target enforces signatures (%s)", report->sig_enforced_by);
+                        fprintf(msg.f, "unsigned, and the target enforces signatures (%s)",
+                                report->sig_enforced_by);
                 } else
-                        fprintf(msg.f, "unsigned (signatures are not enforced; loading it taints the kernel)");
+                        fprintf(msg.f,
+                                "unsigned (signatures are not enforced; loading it taints the kernel)");
                 return add_finding(report, "signature", v, &msg);
         }
-        report->sig_key_foreign = t->reference_sig_key && m->sig_key && !streq(t->reference_sig_key, m->sig_key);
+        report->sig_key_foreign =
+            t->reference_sig_key && m->sig_key && !streq(t->reference_sig_key, m->sig_key);
         fprintf(msg.f, "signed");
         if (m->sig_id)
                 fprintf(msg.f, " (%s)", m->sig_id);

@@ -24,12 +24,12 @@ const char *verdict_to_string(Verdict v);
 typedef struct ModuleFinding {
         const char *name; /* "elf", "name", "vermagic", "crcs", "depends", "signature" */
         Verdict verdict;
-        char *message;    /* one line */
+        char *message; /* one line */
 } ModuleFinding;
 
 /* Parts of two vermagic strings ("RELEASE FLAG FLAG ..."). */
 typedef struct VermagicDiff {
-        bool equal;           /* the whole strings are equal */
+        bool equal; /* the whole strings are equal */
         bool release_differs;
         char *module_release, *target_release;
         char **flags_missing; /* in the target's, not in the module's */
@@ -56,16 +56,16 @@ typedef struct ModuleReport {
         size_t n_findings;
         bool safe;
         VermagicDiff vermagic;
-        TargetCrc *crcs;          /* one per module version */
+        TargetCrc *crcs; /* one per module version */
         CrcMismatch *mismatches;
         size_t n_mismatches;
-        const char **unverified;  /* symbols */
+        const char **unverified; /* symbols */
         size_t n_unverified;
-        size_t n_by_source[4];    /* indexed by CrcSource */
+        size_t n_by_source[4]; /* indexed by CrcSource */
         char **depends_missing;
-        int sig_enforced;         /* 1 enforced, 0 not */
+        int sig_enforced; /* 1 enforced, 0 not */
         char *sig_enforced_by;
-        bool sig_key_foreign;     /* signed with another key than the release's own modules */
+        bool sig_key_foreign; /* signed with another key than the release's own modules */
 } ModuleReport;
 
 ModuleReport *module_report_free(ModuleReport *r);

@@ -39,26 +39,27 @@ typedef struct Section {
         uint32_t link;
 } Section;
 
-static int read_section(const Reader *r, uint64_t shoff, uint64_t entsize, uint64_t i, bool is64, Section *ret)
+static int read_section(const Reader *r, uint64_t shoff, uint64_t entsize, uint64_t i, bool is64,
+                        Section *ret)
 {
         uint64_t off = shoff + i * entsize;
         if (!in_bounds(r, off, entsize))
                 return -EBADMSG;
         if (is64)
-                *ret = (Section) {
-                        .name = get_uint(r, off + offsetof(Elf64_Shdr, sh_name), 4),
-                        .type = get_uint(r, off + offsetof(Elf64_Shdr, sh_type), 4),
-                        .offset = get_uint(r, off + offsetof(Elf64_Shdr, sh_offset), 8),
-                        .size = get_uint(r, off + offsetof(Elf64_Shdr, sh_size), 8),
-                        .link = get_uint(r, off + offsetof(Elf64_Shdr, sh_link), 4),
+                *ret = (Section){
+                    .name = get_uint(r, off + offsetof(Elf64_Shdr, sh_name), 4),
+                    .type = get_uint(r, off + offsetof(Elf64_Shdr, sh_type), 4),
+                    .offset = get_uint(r, off + offsetof(Elf64_Shdr, sh_offset), 8),
+                    .size = get_uint(r, off + offsetof(Elf64_Shdr, sh_size), 8),
+                    .link = get_uint(r, off + offsetof(Elf64_Shdr, sh_link), 4),
                 };
         else
-                *ret = (Section) {
-                        .name = get_uint(r, off + offsetof(Elf32_Shdr, sh_name), 4),
-                        .type = get_uint(r, off + offsetof(Elf32_Shdr, sh_type), 4),
-                        .offset = get_uint(r, off + offsetof(Elf32_Shdr, sh_offset), 4),
-                        .size = get_uint(r, off + offsetof(Elf32_Shdr, sh_size), 4),
-                        .link = get_uint(r, off + offsetof(Elf32_Shdr, sh_link), 4),
+                *ret = (Section){
+                    .name = get_uint(r, off + offsetof(Elf32_Shdr, sh_name), 4),
+                    .type = get_uint(r, off + offsetof(Elf32_Shdr, sh_type), 4),
+                    .offset = get_uint(r, off + offsetof(Elf32_Shdr, sh_offset), 4),
+                    .size = get_uint(r, off + offsetof(Elf32_Shdr, sh_size), 4),
+                    .link = get_uint(r, off + offsetof(Elf32_Shdr, sh_link), 4),
                 };
         return 0;
 }
@@ -97,7 +98,7 @@ int module_elf_parse(const uint8_t *data, size_t size, ModuleElf *ret)
                 return (int) image;
 
         bool is64 = data[EI_CLASS] == ELFCLASS64;
-        Reader r = { .data = data, .size = (uint64_t) image, .big_endian = data[EI_DATA] == ELFDATA2MSB };
+        Reader r = {.data = data, .size = (uint64_t) image, .big_endian = data[EI_DATA] == ELFDATA2MSB};
         e.elf_class = data[EI_CLASS];
         e.big_endian = r.big_endian;
         uint64_t ehsize = is64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr);
@@ -169,7 +170,8 @@ int module_elf_parse(const uint8_t *data, size_t size, ModuleElf *ret)
                         /* every name must end inside its entry */
                         unsigned crc_size = is64 ? 8 : 4;
                         for (size_t v = 0; v < e.n_versions; v++) {
-                                const uint8_t *n = data + s.offset + v * MODULE_VERSION_ENTRY_SIZE + crc_size;
+                                const uint8_t *n =
+                                    data + s.offset + v * MODULE_VERSION_ENTRY_SIZE + crc_size;
                                 if (!memchr(n, 0, MODULE_VERSION_ENTRY_SIZE - crc_size) || n[0] == 0)
                                         return -EBADMSG;
                         }
@@ -249,12 +251,12 @@ static int decompress_zstd(const uint8_t *in, size_t in_size, uint8_t **ret, siz
         _cleanup_free_ uint8_t *out = NULL;
         size_t alloc = 0, used = 0, left = 1;
         int r = 0;
-        ZSTD_inBuffer ib = { in, in_size, 0 };
+        ZSTD_inBuffer ib = {in, in_size, 0};
         while (left != 0) {
                 r = grow(&out, &alloc, MAX(used + 4096, in_size * 4));
                 if (r < 0)
                         break;
-                ZSTD_outBuffer ob = { out, alloc, used };
+                ZSTD_outBuffer ob = {out, alloc, used};
                 left = ZSTD_decompressStream(z, &ob, &ib);
                 used = ob.pos;
                 if (ZSTD_isError(left)) {
@@ -285,7 +287,8 @@ static int decompress_zstd(const uint8_t *in, size_t in_size, uint8_t **ret, siz
 int module_decompress(const uint8_t *data, size_t size, uint8_t **ret_data, size_t *ret_size,
                       ModuleCompression *ret_compression)
 {
-        static const uint8_t xz_magic[] = { 0xfd, '7', 'z', 'X', 'Z', 0 }, zstd_magic[] = { 0x28, 0xb5, 0x2f, 0xfd };
+        static const uint8_t xz_magic[] = {0xfd, '7', 'z', 'X', 'Z', 0},
+                             zstd_magic[] = {0x28, 0xb5, 0x2f, 0xfd};
         ModuleCompression c = MODULE_COMPRESSION_NONE;
         if (size >= sizeof(xz_magic) && memcmp(data, xz_magic, sizeof(xz_magic)) == 0)
                 c = MODULE_COMPRESSION_XZ;
@@ -319,14 +322,19 @@ int module_decompress(const uint8_t *data, size_t size, uint8_t **ret_data, size
         return 0;
 }
 
-int module_file_read(const char *path, uint8_t **ret_data, size_t *ret_size, ModuleCompression *ret_compression)
+int module_file_read(const char *path, uint8_t **ret_data, size_t *ret_size,
+                     ModuleCompression *ret_compression)
 {
         _cleanup_free_ char *raw = NULL;
         size_t size;
         int r = read_full_file(path, MODULE_FILE_MAX, &raw, &size);
         if (r < 0)
                 return r;
-        if ((size >= 6 && memcmp(raw, "\xfd" "7zXZ", 6) == 0) || (size >= 4 && memcmp(raw, "\x28\xb5\x2f\xfd", 4) == 0))
+        if ((size >= 6 && memcmp(raw,
+                                 "\xfd"
+                                 "7zXZ",
+                                 6) == 0) ||
+            (size >= 4 && memcmp(raw, "\x28\xb5\x2f\xfd", 4) == 0))
                 return module_decompress((const uint8_t *) raw, size, ret_data, ret_size, ret_compression);
         /* uncompressed: hand over the buffer as it is (NUL-terminated by read_full_file) */
         *ret_data = (uint8_t *) TAKE_PTR(raw);

@@ -11,8 +11,8 @@
  * does not expose (class, machine, type, the trailer) and refuses damaged files first. */
 
 #define MODULE_SIG_MARKER "~Module signature appended~\n"
-#define MODULE_VERSION_ENTRY_SIZE 64 /* struct modversion_info: crc (unsigned long), name */
-#define MODULE_FILE_MAX (64u * 1024 * 1024)        /* compressed or not, as read from disk */
+#define MODULE_VERSION_ENTRY_SIZE 64        /* struct modversion_info: crc (unsigned long), name */
+#define MODULE_FILE_MAX (64u * 1024 * 1024) /* compressed or not, as read from disk */
 #define MODULE_DECOMPRESSED_MAX (256u * 1024 * 1024)
 
 typedef enum ModuleCompression {
@@ -22,7 +22,7 @@ typedef enum ModuleCompression {
 } ModuleCompression;
 
 typedef struct ModuleElf {
-        unsigned elf_class;      /* ELFCLASS32 or ELFCLASS64 */
+        unsigned elf_class; /* ELFCLASS32 or ELFCLASS64 */
         bool big_endian;
         unsigned type;           /* e_type: a module is ET_REL */
         unsigned machine;        /* e_machine */
@@ -44,7 +44,8 @@ int module_elf_parse(const uint8_t *data, size_t size, ModuleElf *ret);
 /* Reads a module file, decompressing .xz and .zst (recognised by their magic, not the name) with
  * the limits above. Errors: those of reading the file, -EFBIG over a limit, -EBADMSG a corrupt
  * compressed stream. */
-int module_file_read(const char *path, uint8_t **ret_data, size_t *ret_size, ModuleCompression *ret_compression);
+int module_file_read(const char *path, uint8_t **ret_data, size_t *ret_size,
+                     ModuleCompression *ret_compression);
 
 /* Decompresses a buffer as module_file_read() does (exposed for tests and fuzzing). */
 int module_decompress(const uint8_t *data, size_t size, uint8_t **ret_data, size_t *ret_size,

@@ -16,14 +16,14 @@ static void kmod_log_nowhere(void *data, int priority, const char *file, int lin
 struct kmod_ctx *module_kmod_new(void)
 {
         /* no modprobe.d configuration: nothing here depends on it */
-        static const char *const no_config[] = { NULL };
+        static const char *const no_config[] = {NULL};
         struct kmod_ctx *ctx = kmod_new("/nonexistent", no_config);
         if (ctx)
                 kmod_set_log_fn(ctx, kmod_log_nowhere, NULL);
         return ctx;
 }
 
-static void kmod_unrefp(struct kmod_ctx **ctx)
+void module_kmod_unrefp(struct kmod_ctx **ctx)
 {
         if (*ctx)
                 kmod_unref(*ctx);
@@ -125,7 +125,7 @@ int module_info_load(const char *path, ModuleInfo **ret)
                 return r;
         m->signed_ = m->elf.signature;
 
-        _cleanup_(kmod_unrefp) struct kmod_ctx *ctx = module_kmod_new();
+        _cleanup_(module_kmod_unrefp) struct kmod_ctx *ctx = module_kmod_new();
         if (!ctx)
                 return -ENOMEM;
         _cleanup_(kmod_module_unrefp) struct kmod_module *mod = NULL;
@@ -193,7 +193,7 @@ char *module_name_from_path(const char *path)
         const char *base = strrchr(path, '/');
         base = base ? base + 1 : path;
         size_t n = strlen(base);
-        static const char *const suffixes[] = { ".ko.xz", ".ko.zst", ".ko.gz", ".ko" };
+        static const char *const suffixes[] = {".ko.xz", ".ko.zst", ".ko.gz", ".ko"};
         for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
                 size_t k = strlen(suffixes[i]);
                 if (n > k && streq(base + n - k, suffixes[i])) {

@@ -25,7 +25,7 @@ typedef struct ModuleInfo {
         char **depends;          /* modinfo depends=, split; NULL when none */
         ModuleVersion *versions; /* __versions in file order */
         size_t n_versions;
-        bool signed_;            /* a signature trailer is appended */
+        bool signed_;                                   /* a signature trailer is appended */
         char *signer, *sig_key, *sig_hashalgo, *sig_id; /* from libkmod, NULL when unknown */
 } ModuleInfo;
 
@@ -37,6 +37,7 @@ static inline void module_info_freep(ModuleInfo **m)
 
 /* A libkmod context that reads no configuration and logs nowhere (libraries never print). */
 struct kmod_ctx *module_kmod_new(void);
+void module_kmod_unrefp(struct kmod_ctx **ctx);
 
 /* Loads everything above from a .ko, .ko.xz or .ko.zst. Errors: those of module_file_read() and
  * module_elf_parse() (-ENOEXEC, -EBADMSG, -EMEDIUMTYPE), or libkmod's. */

@@ -59,7 +59,7 @@ static int entries_add(ModuleEntry **e, size_t *n, size_t *alloc, const char *pa
                 free(s);
                 return -ENOMEM;
         }
-        (*e)[(*n)++] = (ModuleEntry) { .path = s, .name = name };
+        (*e)[(*n)++] = (ModuleEntry){.path = s, .name = name};
         return 0;
 }
 
@@ -93,7 +93,7 @@ int module_dep_parse(const char *data, size_t size, ModuleEntry **ret, size_t *r
 static bool is_module_file(const char *name)
 {
         size_t n = strlen(name);
-        static const char *const suffixes[] = { ".ko", ".ko.xz", ".ko.zst" };
+        static const char *const suffixes[] = {".ko", ".ko.xz", ".ko.zst"};
         for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
                 size_t k = strlen(suffixes[i]);
                 if (n > k && streq(name + n - k, suffixes[i]))
@@ -144,14 +144,20 @@ const ModuleEntry *module_target_find(const ModuleTarget *t, const char *name)
         return NULL;
 }
 
+/* The path of an entry inside the root (modules.dep paths are relative to the release's directory,
+ * or absolute from old depmod), newly allocated or NULL. */
+static char *entry_path(const ModuleTarget *t, const ModuleEntry *e)
+{
+        char *p = NULL;
+        if (e->path[0] == '/')
+                return strdup(e->path);
+        return asprintf(&p, "%s/%s", t->moddir, e->path) < 0 ? NULL : p;
+}
+
 /* The host path of an entry, resolved inside the root. */
 static int entry_resolve(const ModuleTarget *t, const ModuleEntry *e, char **ret)
 {
-        _cleanup_free_ char *p = NULL;
-        if (e->path[0] == '/')
-                p = strdup(e->path);
-        else if (asprintf(&p, "%s/%s", t->moddir, e->path) < 0)
-                p = NULL;
+        _cleanup_free_ char *p = entry_path(t, e);
         if (!p)
                 return -ENOMEM;
         return chase_in_root(t->root, p, 0, ret);
@@ -183,11 +189,7 @@ static int reference_try(ModuleTarget *t, const ModuleEntry *e)
                 return r;
         if (isempty(m->vermagic))
                 return -ENOMEDIUM;
-        char *from = NULL;
-        if (e->path[0] == '/')
-                from = strdup(e->path);
-        else if (asprintf(&from, "%s/%s", t->moddir, e->path) < 0)
-                from = NULL;
+        char *from = entry_path(t, e);
         if (!from)
                 return -ENOMEM;
         t->vermagic = TAKE_PTR(m->vermagic);
@@ -343,7 +345,7 @@ static int key_cmp(const void *k, const void *w)
 static int resolver_offer(const char *symbol, size_t len, uint32_t crc, void *userdata)
 {
         Resolver *res = userdata;
-        Key key = { symbol, len };
+        Key key = {symbol, len};
         const Want *w = bsearch(&key, res->want, res->n_want, sizeof(Want), key_cmp);
         if (!w)
                 return 0;
@@ -356,17 +358,11 @@ static int resolver_offer(const char *symbol, size_t len, uint32_t crc, void *us
         for (size_t i = lo; i < hi; i++) {
                 TargetCrc *c = &res->crcs[res->want[i].index];
                 if (c->source == CRC_SOURCE_NONE) {
-                        *c = (TargetCrc) { .source = res->source, .crc = crc, .from = res->from };
+                        *c = (TargetCrc){.source = res->source, .crc = crc, .from = res->from};
                         res->left--;
                 }
         }
         return res->left == 0 ? 1 : 0;
-}
-
-static void kmod_unrefp(struct kmod_ctx **ctx)
-{
-        if (*ctx)
-                kmod_unref(*ctx);
 }
 
 static int resolve_from_module(ModuleTarget *t, const ModuleEntry *e, struct kmod_ctx *ctx, Resolver *res)
@@ -454,23 +450,19 @@ int module_target_resolve_crcs(ModuleTarget *t, const ModuleVersion *v, size_t n
         if (!crcs || !want)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++)
-                want[i] = (Want) { v[i].symbol, i };
+                want[i] = (Want){v[i].symbol, i};
         qsort(want, n, sizeof(Want), want_cmp);
-        Resolver res = { .want = want, .n_want = n, .crcs = crcs, .left = n };
+        Resolver res = {.want = want, .n_want = n, .crcs = crcs, .left = n};
 
         if (res.left > 0) {
-                _cleanup_(kmod_unrefp) struct kmod_ctx *ctx = module_kmod_new();
+                _cleanup_(module_kmod_unrefp) struct kmod_ctx *ctx = module_kmod_new();
                 if (!ctx)
                         return -ENOMEM;
                 /* the stock copy of the same module imports nearly the same symbols: first */
                 const ModuleEntry *first = NULL;
                 if (t->vermagic_from)
                         for (size_t i = 0; i < t->n_entries && !first; i++) {
-                                _cleanup_free_ char *p = NULL;
-                                if (t->entries[i].path[0] == '/')
-                                        p = strdup(t->entries[i].path);
-                                else if (asprintf(&p, "%s/%s", t->moddir, t->entries[i].path) < 0)
-                                        p = NULL;
+                                _cleanup_free_ char *p = entry_path(t, &t->entries[i]);
                                 if (!p)
                                         return -ENOMEM;
                                 if (streq(p, t->vermagic_from))
@@ -495,7 +487,7 @@ int module_target_resolve_crcs(ModuleTarget *t, const ModuleVersion *v, size_t n
 
 const char *module_lockdown_parse(const char *text)
 {
-        static const char *const modes[] = { "none", "integrity", "confidentiality" };
+        static const char *const modes[] = {"none", "integrity", "confidentiality"};
         const char *open = text ? strchr(text, '[') : NULL;
         if (!open)
                 return NULL;
@@ -533,7 +525,8 @@ int module_sig_enforced(const char *root, char **ret_reason)
         const char *mode = NULL;
         if (!reason && read_small(root, "/sys/kernel/security/lockdown", &lockdown) >= 0 &&
             (mode = module_lockdown_parse(lockdown)) && !streq(mode, "none"))
-                reason = streq(mode, "integrity") ? "kernel lockdown (integrity)" : "kernel lockdown (confidentiality)";
+                reason = streq(mode, "integrity") ? "kernel lockdown (integrity)"
+                                                  : "kernel lockdown (confidentiality)";
         if (!reason)
                 return 0;
         if (ret_reason && !(*ret_reason = strdup(reason)))

@@ -19,10 +19,10 @@ typedef struct ModuleEntry {
 typedef struct ModuleTarget {
         char *root;
         char *release;
-        char *moddir;            /* "/lib/modules/REL" (inside root) */
-        char *symvers;           /* "/boot/symvers-REL.gz" */
-        char *module_symvers;    /* "/usr/src/linux-headers-REL/Module.symvers" */
-        ModuleEntry *entries;    /* modules.dep order, or a walk of moddir when there is no modules.dep */
+        char *moddir;         /* "/lib/modules/REL" (inside root) */
+        char *symvers;        /* "/boot/symvers-REL.gz" */
+        char *module_symvers; /* "/usr/src/linux-headers-REL/Module.symvers" */
+        ModuleEntry *entries; /* modules.dep order, or a walk of moddir when there is no modules.dep */
         size_t n_entries;
         bool from_modules_dep;
         char *vermagic;          /* the release's vermagic, from one of its installed modules */
@@ -46,10 +46,10 @@ int module_target_load(const char *root, const char *release, const char *prefer
 const ModuleEntry *module_target_find(const ModuleTarget *t, const char *name);
 
 typedef enum CrcSource {
-        CRC_SOURCE_NONE,            /* no source covers the symbol: unverified */
-        CRC_SOURCE_MODULES,         /* imported by one of the release's own installed modules */
-        CRC_SOURCE_SYMVERS,         /* /boot/symvers-REL.gz */
-        CRC_SOURCE_MODULE_SYMVERS,  /* /usr/src/linux-headers-REL/Module.symvers */
+        CRC_SOURCE_NONE,           /* no source covers the symbol: unverified */
+        CRC_SOURCE_MODULES,        /* imported by one of the release's own installed modules */
+        CRC_SOURCE_SYMVERS,        /* /boot/symvers-REL.gz */
+        CRC_SOURCE_MODULE_SYMVERS, /* /usr/src/linux-headers-REL/Module.symvers */
 } CrcSource;
 
 typedef struct TargetCrc {

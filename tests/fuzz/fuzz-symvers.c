@@ -27,7 +27,7 @@ static int check_symbol(const char *symbol, size_t len, uint32_t crc, void *user
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         const char *text = (const char *) data;
-        Range range = { text, text + size };
+        Range range = {text, text + size};
         int r = module_symvers_parse(text, size, check_symbol, &range);
         if (r < 0 && r != -EBADMSG)
                 abort();

@@ -50,7 +50,7 @@ static inline Buf test_module_build(const TestModule *t)
         enum { N_SHSTRTAB = 1, N_MODINFO = 11, N_THIS = 20, N_VERSIONS = 46, N_BSS = 57 };
         bool is64 = !t->elf32, be = t->big_endian;
         size_t ehsize = is64 ? 64 : 52, shentsize = is64 ? 64 : 40;
-        Buf b = { calloc(1, ehsize + 1), ehsize };
+        Buf b = {calloc(1, ehsize + 1), ehsize};
 
         size_t off_str = b.size;
         buf_append(&b, shstrtab, sizeof(shstrtab));
@@ -62,7 +62,7 @@ static inline Buf test_module_build(const TestModule *t)
         size_t off_vers = b.size;
         for (size_t i = 0; i < t->n_versions; i++) {
                 uint8_t e[64] = {};
-                Buf eb = { e, 64 };
+                Buf eb = {e, 64};
                 buf_put(&eb, 0, t->versions[i].crc, is64 ? 8 : 4, be);
                 strncpy((char *) e + (is64 ? 8 : 4), t->versions[i].symbol, 64 - (is64 ? 8 : 4) - 1);
                 buf_append(&b, e, 64);
@@ -71,12 +71,12 @@ static inline Buf test_module_build(const TestModule *t)
                 uint32_t name, type;
                 size_t off, size;
         } sh[] = {
-                { 0, SHT_NULL, 0, 0 },
-                { N_SHSTRTAB, SHT_STRTAB, off_str, sizeof(shstrtab) },
-                { N_MODINFO, SHT_PROGBITS, off_info, t->modinfo_size },
-                { t->no_this_module ? N_BSS : N_THIS, SHT_PROGBITS, off_this, 64 },
-                { N_VERSIONS, SHT_PROGBITS, off_vers, t->n_versions * 64 },
-                { N_BSS, SHT_NOBITS, 0, 4096 },
+            {0, SHT_NULL, 0, 0},
+            {N_SHSTRTAB, SHT_STRTAB, off_str, sizeof(shstrtab)},
+            {N_MODINFO, SHT_PROGBITS, off_info, t->modinfo_size},
+            {t->no_this_module ? N_BSS : N_THIS, SHT_PROGBITS, off_this, 64},
+            {N_VERSIONS, SHT_PROGBITS, off_vers, t->n_versions * 64},
+            {N_BSS, SHT_NOBITS, 0, 4096},
         };
         size_t shnum = sizeof(sh) / sizeof(sh[0]);
         while (b.size % 8)
@@ -122,7 +122,7 @@ static inline Buf test_module_build(const TestModule *t)
                 memset(sig, 0xa5, t->sig_len);
                 buf_append(&b, sig, t->sig_len);
                 free(sig);
-                uint8_t d[12] = { 0, 0, 2 /* PKEY_ID_PKCS7 */ };
+                uint8_t d[12] = {0, 0, 2 /* PKEY_ID_PKCS7 */};
                 d[8] = (uint8_t) (t->sig_len >> 24);
                 d[9] = (uint8_t) (t->sig_len >> 16);
                 d[10] = (uint8_t) (t->sig_len >> 8);
@@ -133,4 +133,6 @@ static inline Buf test_module_build(const TestModule *t)
         return b;
 }
 
-#define TEST_MODINFO "name=kktest\0vermagic=6.1.0-57-amd64 SMP preempt mod_unload modversions \0depends=dm-mod,dm-bufio\0license=GPL\0"
+#define TEST_MODINFO                                                                                        \
+        "name=kktest\0vermagic=6.1.0-57-amd64 SMP preempt mod_unload modversions "                          \
+        "\0depends=dm-mod,dm-bufio\0license=GPL\0"

@@ -16,7 +16,8 @@ static void test_vermagic(void)
 {
         VermagicDiff d;
         is_int(vermagic_compare("6.1.0-57-amd64 SMP preempt mod_unload modversions ",
-                                "6.1.0-57-amd64 SMP preempt mod_unload modversions ", &d), 0, "compare equal");
+                                "6.1.0-57-amd64 SMP preempt mod_unload modversions ", &d),
+               0, "compare equal");
         ok(d.equal && !d.release_differs && !d.flags_missing && !d.flags_extra, "equal");
         vermagic_diff_done(&d);
 
@@ -43,7 +44,8 @@ static void test_vermagic(void)
         ok(d.release_differs && d.flags_missing, "empty vermagic");
         vermagic_diff_done(&d);
 
-        ok(vermagic_has_flag("6.1.0-57-amd64 SMP preempt mod_unload modversions ", "modversions"), "has modversions");
+        ok(vermagic_has_flag("6.1.0-57-amd64 SMP preempt mod_unload modversions ", "modversions"),
+           "has modversions");
         ok(!vermagic_has_flag("modversions SMP", "modversions"), "the release is not a flag");
         ok(!vermagic_has_flag("6.1.0 SMP mod_unload", "mod"), "whole words only");
 }
@@ -80,8 +82,9 @@ static void test_symvers(void)
         is_str(s.names[2], "dm_get_device", "last line without newline");
 
         static const char *const bad[] = {
-                "garbage\n", "0x\tsym\tvmlinux\n", "0x12zz\tsym\tvmlinux\n", "0x1234\n", "0x1234\tsym\n",
-                "0x12345678123456789\tsym\tm\tE\n", "0x1\t\tm\tE\n",
+            "garbage\n",     "0x\tsym\tvmlinux\n", "0x12zz\tsym\tvmlinux\n",
+            "0x1234\n",      "0x1234\tsym\n",      "0x12345678123456789\tsym\tm\tE\n",
+            "0x1\t\tm\tE\n",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 Seen x = {};
@@ -92,13 +95,15 @@ static void test_symvers(void)
         Seen x = {};
         static const char many[] = "0x1\ta\tm\tE\n0x2\tb\tm\tE\n0x3\tc\tm\tE\n0x4\td\tm\tE\n0x5\te\tm\tE\n"
                                    "0x6\tf\tm\tE\n0x7\tg\tm\tE\n0x8\th\tm\tE\n0x9\ti\tm\tE\n";
-        is_int(module_symvers_parse(many, sizeof(many) - 1, seen_add, &x), -E2BIG, "the callback stops the walk");
+        is_int(module_symvers_parse(many, sizeof(many) - 1, seen_add, &x), -E2BIG,
+               "the callback stops the walk");
 }
 
 static void test_modules_dep(void)
 {
         static const char dep[] = "kernel/drivers/md/dm-mod.ko:\n"
-                                  "kernel/drivers/md/dm-snapshot.ko.xz: kernel/drivers/md/dm-bufio.ko kernel/drivers/md/dm-mod.ko\n"
+                                  "kernel/drivers/md/dm-snapshot.ko.xz: kernel/drivers/md/dm-bufio.ko "
+                                  "kernel/drivers/md/dm-mod.ko\n"
                                   "# comment\n"
                                   "/lib/modules/2.6.16-xenU/kernel/drivers/md/dm-mirror.ko:\n";
         ModuleEntry *e = NULL;
@@ -108,7 +113,8 @@ static void test_modules_dep(void)
         is_str(e[0].name, "dm_mod", "name from path, normalized");
         is_str(e[1].path, "kernel/drivers/md/dm-snapshot.ko.xz", "path");
         is_str(e[1].name, "dm_snapshot", "name without .ko.xz");
-        is_str(e[2].path, "/lib/modules/2.6.16-xenU/kernel/drivers/md/dm-mirror.ko", "old absolute path kept");
+        is_str(e[2].path, "/lib/modules/2.6.16-xenU/kernel/drivers/md/dm-mirror.ko",
+               "old absolute path kept");
         module_entries_free(e, n);
         e = NULL;
         is_int(module_dep_parse("no colon here\n", 14, &e, &n), -EBADMSG, "a line without ':' is corrupt");
@@ -124,8 +130,10 @@ static void test_names_and_lockdown(void)
         is_str(s, "crc7", "name from .ko");
         free(s);
         ok(module_name_valid("dm_mod") && module_name_valid("dm-mod"), "valid names");
-        ok(!module_name_valid("") && !module_name_valid("dm mod") && !module_name_valid("../x"), "invalid names");
-        is_str(module_lockdown_parse("none [integrity] confidentiality\n"), "integrity", "lockdown integrity");
+        ok(!module_name_valid("") && !module_name_valid("dm mod") && !module_name_valid("../x"),
+           "invalid names");
+        is_str(module_lockdown_parse("none [integrity] confidentiality\n"), "integrity",
+               "lockdown integrity");
         is_str(module_lockdown_parse("[none] integrity confidentiality\n"), "none", "lockdown none");
         ok(!module_lockdown_parse("integrity\n"), "no selection");
 }
@@ -147,9 +155,12 @@ static void test_whole_check(void)
         mkdir_p(dir, 0755);
 
         /* the release's own module imports module_layout and printk */
-        static const TestVersion stock[] = { { "module_layout", 0x9060323f }, { "printk", 0x92997ed8 } };
-        TestModule t = { .modinfo = TEST_MODINFO, .modinfo_size = sizeof(TEST_MODINFO) - 1, .versions = stock,
-                         .n_versions = 2, .sig_len = 0 };
+        static const TestVersion stock[] = {{"module_layout", 0x9060323f}, {"printk", 0x92997ed8}};
+        TestModule t = {.modinfo = TEST_MODINFO,
+                        .modinfo_size = sizeof(TEST_MODINFO) - 1,
+                        .versions = stock,
+                        .n_versions = 2,
+                        .sig_len = 0};
         Buf b = test_module_build(&t);
         snprintf(path, sizeof path, "%s/kktest.ko", dir);
         write_file(path, b.data, b.size);
@@ -159,7 +170,8 @@ static void test_whole_check(void)
         write_file(path, dep, sizeof(dep) - 1);
 
         /* the candidate: printk's CRC differs, and it imports a symbol nobody else does */
-        static const TestVersion cand[] = { { "module_layout", 0x9060323f }, { "printk", 0x11111111 }, { "kk_only", 1 } };
+        static const TestVersion cand[] = {
+            {"module_layout", 0x9060323f}, {"printk", 0x11111111}, {"kk_only", 1}};
         t.versions = cand;
         t.n_versions = 3;
         b = test_module_build(&t);
@@ -173,10 +185,12 @@ static void test_whole_check(void)
         is_int(module_info_load(path, &m), 0, "synthetic module loads through libkmod");
         is_str(m->name, "kktest", "name from .modinfo");
         is_int(m->n_versions, 3, "three versions through libkmod");
-        ok(m->depends && streq(m->depends[0], "dm-mod") && streq(m->depends[1], "dm-bufio"), "depends split");
+        ok(m->depends && streq(m->depends[0], "dm-mod") && streq(m->depends[1], "dm-bufio"),
+           "depends split");
         is_int(module_target_load(root, "6.1.0-57-amd64", m->name, &target), 0, "target loads");
         is_str(target->vermagic, "6.1.0-57-amd64 SMP preempt mod_unload modversions ", "target vermagic");
-        is_str(target->vermagic_from, "/lib/modules/6.1.0-57-amd64/kernel/kktest.ko", "read from the stock copy");
+        is_str(target->vermagic_from, "/lib/modules/6.1.0-57-amd64/kernel/kktest.ko",
+               "read from the stock copy");
         is_int(module_check(m, target, &rep), 0, "check runs");
         ok(!rep->safe, "not safe");
         is_int(rep->n_mismatches, 1, "one mismatch");

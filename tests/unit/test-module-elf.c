@@ -9,12 +9,14 @@
 #include "tests/tap.h"
 #include "tests/unit/module-elf-builder.h"
 
-static const TestVersion versions[] = { { "module_layout", 0x9060323f }, { "printk", 0x92997ed8 } };
+static const TestVersion versions[] = {{"module_layout", 0x9060323f}, {"printk", 0x92997ed8}};
 
 static TestModule base(void)
 {
-        return (TestModule) { .modinfo = TEST_MODINFO, .modinfo_size = sizeof(TEST_MODINFO) - 1,
-                              .versions = versions, .n_versions = 2 };
+        return (TestModule){.modinfo = TEST_MODINFO,
+                            .modinfo_size = sizeof(TEST_MODINFO) - 1,
+                            .versions = versions,
+                            .n_versions = 2};
 }
 
 static int parse(Buf b, ModuleElf *e)
@@ -64,14 +66,14 @@ static void test_refused(void)
         t = base();
         Buf b = test_module_build(&t);
         /* a version name filling its whole entry without a NUL */
-        Buf c = { malloc(b.size + 1), b.size };
+        Buf c = {malloc(b.size + 1), b.size};
         memcpy(c.data, b.data, b.size);
         uint8_t *name = memmem(c.data, c.size, "printk", 6);
         memset(name, 'x', 56);
         is_int(parse(c, &e), -EBADMSG, "an unterminated __versions name is corrupt");
 
         /* bytes after the image that are not a signature */
-        Buf g = { malloc(b.size + 5), b.size + 4 };
+        Buf g = {malloc(b.size + 5), b.size + 4};
         memcpy(g.data, b.data, b.size);
         memcpy(g.data + b.size, "junk", 4);
         is_int(parse(g, &e), -EBADMSG, "trailing bytes are a damaged trailer");
@@ -111,7 +113,8 @@ static void test_decompress(void)
 
         uint8_t xz[8192];
         size_t xz_size = 0;
-        ok(lzma_easy_buffer_encode(6, LZMA_CHECK_CRC64, NULL, b.data, b.size, xz, &xz_size, sizeof(xz)) == LZMA_OK,
+        ok(lzma_easy_buffer_encode(6, LZMA_CHECK_CRC64, NULL, b.data, b.size, xz, &xz_size, sizeof(xz)) ==
+               LZMA_OK,
            "xz-compress the module");
         uint8_t *out = NULL;
         size_t n = 0;
