@@ -177,10 +177,11 @@ int module_elf_parse(const uint8_t *data, size_t size, ModuleElf *ret)
                         }
                 }
         }
-        /* the kernel checks the image as a whole; bytes after it that are not a well-formed
-         * signature are a cut-off or damaged trailer */
-        if (e.elf_size != r.size)
-                return -EBADMSG;
+        /* bytes after the image that are not a well-formed signature are a cut-off or damaged
+         * trailer (a PKCS#7 signature starts with a DER sequence); zero padding is tolerated */
+        for (uint64_t i = e.elf_size; i < r.size; i++)
+                if (data[i] != 0)
+                        return -EBADMSG;
         if (e.type != ET_REL || !e.has_modinfo || !e.has_this_module)
                 return -EMEDIUMTYPE;
         *ret = e;

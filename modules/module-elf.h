@@ -26,7 +26,8 @@ typedef struct ModuleElf {
         bool big_endian;
         unsigned type;           /* e_type: a module is ET_REL */
         unsigned machine;        /* e_machine */
-        uint64_t elf_size;       /* bytes the ELF image covers (header, sections, section table) */
+        uint64_t elf_size;       /* bytes the ELF image covers (header, sections, section table);
+                                  * zero padding may follow it */
         bool has_modinfo;        /* .modinfo */
         bool has_this_module;    /* .gnu.linkonce.this_module */
         size_t n_versions;       /* entries in __versions (0: none, or no modversions) */
@@ -36,8 +37,8 @@ typedef struct ModuleElf {
 } ModuleElf;
 
 /* Parses a whole (decompressed) module file. Errors: -ENOEXEC not an ELF file, -EBADMSG truncated
- * or corrupt (anything out of bounds, a damaged trailer, bytes after the image that are not a
- * signature), -EMEDIUMTYPE an ELF file that is not a kernel module (not relocatable, no .modinfo
+ * or corrupt (anything out of bounds, a damaged trailer, nonzero bytes after the image that are
+ * not a signature), -EMEDIUMTYPE an ELF file that is not a kernel module (not relocatable, no .modinfo
  * or .gnu.linkonce.this_module). */
 int module_elf_parse(const uint8_t *data, size_t size, ModuleElf *ret);
 

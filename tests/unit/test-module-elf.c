@@ -77,6 +77,9 @@ static void test_refused(void)
         memcpy(g.data, b.data, b.size);
         memcpy(g.data + b.size, "junk", 4);
         is_int(parse(g, &e), -EBADMSG, "trailing bytes are a damaged trailer");
+        Buf z = { calloc(1, b.size + 9), b.size + 8 };
+        memcpy(z.data, b.data, b.size);
+        is_int(parse(z, &e), 0, "trailing zero padding is not");
 
         /* a trailer whose length points before the file */
         t.sig_len = 64;
