@@ -142,6 +142,9 @@ static int module_check_verb(Context *ctx, const char *path, const char *release
         if (r == -ENOENT || r == -ENOTDIR || r == -EINVAL)
                 return log_error_errno(r, "Unknown kernel release '%s': no %s/lib/modules/%s directory",
                                        release, root_is_host(ctx->root) ? "" : ctx->root, release);
+        if (r == -EBADMSG)
+                return log_error_errno(r, "%s/lib/modules/%s/modules.dep is corrupt (a line without ':')",
+                                       root_is_host(ctx->root) ? "" : ctx->root, release);
         if (r == -ENOMEDIUM)
                 return log_error_errno(r, "No installed module of %s could be read to learn its vermagic",
                                        release);
@@ -185,6 +188,9 @@ int verb_module(Context *ctx, CliArgs *args)
                 }
                 return module_check_verb(ctx, args->words[2], args->kernel);
         }
-        log_error("Unknown 'module' command '%s' (module check FILE [--kernel RELEASE])", what ? what : "");
+        if (!what)
+                log_error("'module' needs a command: module check FILE [--kernel RELEASE]");
+        else
+                log_error("Unknown 'module' command '%s' (module check FILE [--kernel RELEASE])", what);
         return EXIT_USAGE;
 }

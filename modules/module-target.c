@@ -232,12 +232,14 @@ int module_target_load(const char *root, const char *release, const char *prefer
                 if (r < 0)
                         return r;
                 t->from_modules_dep = true;
-        } else if (r == -ENOENT) {
+        }
+        if (r == -ENOENT || (r >= 0 && t->n_entries == 0)) {
+                /* no modules.dep, or depmod has not run yet: the module files themselves */
+                t->from_modules_dep = false;
                 size_t alloc = 0;
                 r = walk(dir, "", 0, &t->entries, &t->n_entries, &alloc);
-                if (r < 0)
-                        return r;
-        } else
+        }
+        if (r < 0)
                 return r;
 
         /* the stock copy of the module itself, else the first stock module that reads */

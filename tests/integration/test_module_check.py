@@ -283,6 +283,11 @@ class ModuleCheck(unittest.TestCase):
         p = run(self.root, "module", "check", self.write("ok.ko", data))
         self.assertEqual(p.returncode, 2)
         self.assertIn("needs --kernel RELEASE", p.stderr)
+        for args in (["module"], ["module", "swap"], ["module", "check"], ["module", "check", "a", "b"],
+                     ["module", "check", "a", "--title", "x"]):
+            p = run(self.root, *args)
+            self.assertEqual(p.returncode, 2, args)
+            self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
 
     def test_compressed(self):
         data = self.module(self.new)
@@ -324,6 +329,21 @@ class ModuleCheck(unittest.TestCase):
         verdict, msg = findings(p.stdout)["depends"]
         self.assertEqual(verdict, "FAIL")
         self.assertIn(f"not installed for {self.new}: 'dm-bufio'", msg)
+        # without modules.dep (or before depmod ran: empty), the module files themselves count
+        for content in (None, ""):
+            if content is None:
+                dep.unlink()
+            else:
+                dep.write_text(content)
+            p = self.check(self.write("dm-snapshot.ko", snap), self.new, 0)
+            self.assertIn("'dm-mod', 'dm-bufio' installed", findings(p.stdout)["depends"][1])
+            self.assertIn(f"/lib/modules/{self.new}/kernel/drivers/md/", findings(p.stdout)["vermagic"][1])
+        os.unlink(os.path.join(self.root, "lib/modules", self.new, "kernel/drivers/md/dm-bufio.ko"))
+        p = self.check(self.write("dm-snapshot.ko", snap), self.new, 1)
+        self.assertEqual(findings(p.stdout)["depends"][0], "FAIL")
+        dep.write_text("kernel/drivers/md/dm-mod.ko\n")
+        self.one_error(run(self.root, "module", "check", self.write("dm-snapshot.ko", snap), "--kernel", self.new),
+                       "modules.dep is corrupt")
 
     def test_crc_sources_in_order(self):
         # A release whose installed modules (here only dm-zero) import few of dm-mod's symbols:
