@@ -112,11 +112,7 @@ static int print_json(const char *path, const ModuleInfo *m, const ModuleTarget 
             findings ? json_pack("{s:s, s:s?, s:s, s:b, s:O}", "file", path, "module", m->name, "release",
                                  t->release, "safe", rep->safe, "findings", findings)
                      : NULL;
-        _cleanup_free_ char *s = out ? json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-        if (!s)
-                return log_oom();
-        puts(s);
-        return 0;
+        return cli_print_json(out); /* NULL: out of memory */
 }
 
 static int module_check_verb(Context *ctx, const char *path, const char *release_opt)

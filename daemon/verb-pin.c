@@ -56,7 +56,7 @@ int verb_pin(Context *ctx, CliArgs *args)
                 return r;
         PinOutcome outcome;
         _cleanup_free_ char *summary = NULL;
-        r = pin_enforce(ctx, &pin, &outcome, &summary, NULL);
+        r = pin_enforce(ctx, &pin, &outcome, &summary, NULL, NULL);
         if (r < 0)
                 return r;
         r = pin_to_state(state, &pin);

@@ -275,6 +275,10 @@ class ModuleCheck(unittest.TestCase):
                        "No such file or directory")
         self.one_error(run(self.root, "module", "check", self.write("ok.ko", data), "--kernel", "9.9.9-nope"),
                        "Unknown kernel release '9.9.9-nope'")
+        # with --json, a failed check prints its error as the one JSON object (cli_print_json)
+        p = run(self.root, "module", "check", self.write("text.ko", b"text"), "--kernel", self.new, "--json")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("not an ELF file", json.loads(p.stdout)["error"])
         # a relocatable ELF object that is not a module
         obj = self.write("x.c", b"int x;\n")
         if shutil.which("cc"):
