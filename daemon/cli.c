@@ -23,6 +23,7 @@ static const struct {
         { "daemon", verb_daemon, true },
         { "kernel", verb_kernel, true },
         { "boots", verb_boots, true },
+        { "module", verb_module, true },
 };
 
 static void help(void)
@@ -49,7 +50,9 @@ static void help(void)
                "  kernel commit           make the running trial kernel the pinned default\n"
                "  kernel rollback         end the trial; the known-good kernel stays the default\n"
                "  boots [show]            the boot history and a trial in flight\n"
-               "  boots record            record this boot and move a trial on (early boot unit)\n\n"
+               "  boots record            record this boot and move a trial on (early boot unit)\n"
+               "  module check FILE [--kernel RELEASE]\n"
+               "                          exit 0 only if the module would be safe to load on RELEASE\n\n"
                "Options:\n"
                "  --root DIR              operate on the tree DIR instead of /\n"
                "  --config FILE           read FILE instead of ROOT/etc/kernelkeeper.conf\n"
@@ -62,7 +65,8 @@ static void help(void)
 int cli_check_options(const CliArgs *a, unsigned allowed, const char *verb)
 {
         static const char *const names[] = { "--default", "--fallback", "--no-fallback", "--reapply",
-                                             "--metadata-url", "--foreground", "--title/--kernel/--initrd/--args/--root-device/--first" };
+                                             "--metadata-url", "--foreground", "--title/--initrd/--args/--root-device/--first",
+                                             "--kernel" };
         for (size_t i = 0; i < ELEMENTSOF(names); i++)
                 if ((a->seen & (1u << i)) && !(allowed & (1u << i))) {
                         log_error("'%s' does not take %s", verb, names[i]);
@@ -199,7 +203,7 @@ static int parse_and_run(int argc, char **argv, bool *json)
                                                         : &a.root_device;
                         if (!(*slot = strdup(optarg)))
                                 return log_oom(), EXIT_PROBLEM;
-                        a.seen |= OPT_ENTRY;
+                        a.seen |= c == ARG_KERNEL ? OPT_KERNEL : OPT_ENTRY;
                         break;
                 }
                 case ARG_FIRST:
