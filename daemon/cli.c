@@ -51,6 +51,7 @@ static void help(void)
                "  kernel rollback         end the trial; the known-good kernel stays the default\n"
                "  boots [show]            the boot history and a trial in flight\n"
                "  boots record            record this boot and move a trial on (early boot unit)\n"
+               "  boots health            run the health checks; commit or fail a trial's boot\n"
                "  module check FILE [--kernel RELEASE]\n"
                "                          exit 0 only if the module would be safe to load on RELEASE\n\n"
                "Options:\n"

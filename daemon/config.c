@@ -41,6 +41,9 @@ static const struct {
         { "UserData", "HandOffCloudConfig", CT_BOOL, offsetof(Config, handoff_cloud_config) },
         { "Trial", "PanicSec", CT_UINT, offsetof(Config, trial_panic_sec) },
         { "Trial", "RebootOnFailure", CT_BOOL, offsetof(Config, trial_reboot_on_failure) },
+        { "Trial", "HealthTimeoutSec", CT_UINT, offsetof(Config, trial_health_timeout_sec) },
+        { "Trial", "CheckTimeoutSec", CT_UINT, offsetof(Config, trial_check_timeout_sec) },
+        { "Trial", "AutoCommit", CT_BOOL, offsetof(Config, trial_auto_commit) },
 };
 
 void config_init(Config *c)
@@ -50,6 +53,9 @@ void config_init(Config *c)
                 .dialect = MENU_DIALECT_GRUB,
                 .trial_panic_sec = 10,
                 .trial_reboot_on_failure = true,
+                .trial_health_timeout_sec = 300,
+                .trial_check_timeout_sec = 60,
+                .trial_auto_commit = true,
                 .separate_boot = -1,
                 .state_dir = strdup("/var/lib/kernelkeeper"),
                 .debounce_msec = 20,

@@ -37,6 +37,9 @@ typedef struct Config {
         /* [Trial] */
         unsigned trial_panic_sec; /* PanicSec=: panic=N on a trial kernel's command line (0: not added) */
         bool trial_reboot_on_failure; /* RebootOnFailure= */
+        unsigned trial_health_timeout_sec; /* HealthTimeoutSec= */
+        unsigned trial_check_timeout_sec;  /* CheckTimeoutSec= */
+        bool trial_auto_commit;            /* AutoCommit= */
 } Config;
 
 void config_init(Config *c);

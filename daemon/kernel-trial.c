@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "boot/history.h"
 #include "boot/trial-state.h"
@@ -7,6 +10,7 @@
 #include "common/fileio.h"
 #include "common/macro.h"
 #include "common/strv.h"
+#include "daemon/health.h"
 #include "daemon/kernel-trial.h"
 #include "daemon/log.h"
 #include "daemon/menu-load.h"
@@ -477,5 +481,96 @@ int boots_record(const Context *ctx, bool *ret_reboot)
         }
         log_info("Boot %s recorded: %s, entry %d%s", boot_id, release, entry, mark ? " (the kernel trial)" : "");
         *ret_reboot = reboot;
+        return 0;
+}
+
+static int uptime_sec(const Context *ctx, double *ret)
+{
+        _cleanup_free_ char *line = NULL;
+        int r = proc_read_line(ctx, "/proc/uptime", &line);
+        if (r < 0)
+                return r;
+        char *end;
+        double v = strtod(line, &end);
+        if (end == line)
+                return -EBADMSG;
+        *ret = v;
+        return 0;
+}
+
+int boots_health(const Context *ctx, bool *ret_healthy, bool *ret_reboot)
+{
+        _cleanup_free_ char *boot_id = NULL, *failed = NULL;
+        int r = boot_facts(ctx, &boot_id, NULL, NULL);
+        if (r < 0)
+                return r;
+        r = health_run_checks(ctx, ctx->config.trial_check_timeout_sec, &failed);
+        if (r < 0)
+                return r;
+        double up;
+        if (!failed && ctx->config.trial_health_timeout_sec && uptime_sec(ctx, &up) >= 0 &&
+            up > ctx->config.trial_health_timeout_sec &&
+            asprintf(&failed, "the boot was not judged healthy within %us (HealthTimeoutSec=)",
+                     ctx->config.trial_health_timeout_sec) < 0)
+                return log_oom();
+
+        _cleanup_json_ json_t *state = NULL;
+        if ((r = state_load(ctx, &state)) < 0)
+                return r;
+        json_t *boots = json_object_get(state, "boots");
+        if (boots)
+                (void) boot_history_set_outcome(boots, boot_id, failed ? "failed" : "good", failed);
+        TrialRecord t;
+        trial_record_get(state, &t);
+        TrialState s = { .phase = t.phase, .armed_boot_id = t.armed_boot_id, .trial_boot_id = t.trial_boot_id };
+        TrialInput in = { .event = failed ? TRIAL_EVENT_UNHEALTHY : TRIAL_EVENT_HEALTHY, .boot_id = boot_id,
+                          .auto_commit = ctx->config.trial_auto_commit, .reason = failed };
+        TrialStep st;
+        bool reboot = false;
+        if (trial_step(&s, &in, &st) < 0 || st.action == TRIAL_ACTION_NONE) {
+                /* not the trial's boot (or AutoCommit=no): the verdict is only recorded */
+                if ((r = state_save(ctx, state)) < 0)
+                        return r;
+        } else {
+                r = trial_finish(ctx, state, &t, st.action == TRIAL_ACTION_COMMIT, st.reason);
+                if (r < 0)
+                        return r;
+                reboot = st.action == TRIAL_ACTION_DISARM_REBOOT;
+        }
+        if (failed)
+                log_warning("This boot is not healthy: %s", failed);
+        else
+                log_info("This boot is healthy");
+        *ret_healthy = !failed;
+        *ret_reboot = reboot;
+        return 0;
+}
+
+int boots_generate(const Context *ctx, const char *dir)
+{
+        _cleanup_free_ char *cmdline = NULL, *dropin = NULL, *conf = NULL, *wants = NULL, *link = NULL;
+        if (proc_read_line(ctx, "/proc/cmdline", &cmdline) < 0 || !boot_cmdline_has(cmdline, TRIAL_CMDLINE_MARK))
+                return 0;
+        /* generators write only below their output directory, which exists */
+        if (asprintf(&dropin, "%s/boot-complete.target.d", dir) < 0 ||
+            asprintf(&conf, "%s/kernelkeeper-trial.conf", dropin) < 0 ||
+            asprintf(&wants, "%s/default.target.wants", dir) < 0 ||
+            asprintf(&link, "%s/kernelkeeper-health.service", wants) < 0)
+                return log_oom();
+        if ((mkdir(dropin, 0755) < 0 && errno != EEXIST) || (mkdir(wants, 0755) < 0 && errno != EEXIST))
+                return log_error_errno(errno, "Cannot create %s: %m", dropin);
+        /* a trial that hangs in userspace is rebooted by systemd itself: GRUB already saved the
+         * known-good entry, and the next boot's `boots record` ends the trial */
+        _cleanup_free_ char *text = NULL;
+        if (asprintf(&text,
+                     "# Written by kernelkeeper's generator: this boot is a kernel trial\n"
+                     "[Unit]\nJobTimeoutSec=%u\nJobTimeoutAction=reboot-force\n",
+                     ctx->config.trial_health_timeout_sec) < 0)
+                return log_oom();
+        int r = write_file_atomic(conf, text, strlen(text), 0644, 0);
+        if (r < 0)
+                return log_error_errno(r, "Cannot write %s: %m", conf);
+        if (symlink(UNITDIR "/kernelkeeper-health.service", link) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Cannot create %s: %m", link);
         return 0;
 }

@@ -85,6 +85,16 @@ int verb_boots(Context *ctx, CliArgs *args)
                 }
                 return boots_show(ctx);
         }
+        if (streq(what, "health") && !args->words[2]) {
+                bool healthy = false, reboot = false;
+                if (boots_health(ctx, &healthy, &reboot) < 0)
+                        return EXIT_PROBLEM;
+                if (reboot && root_is_host(ctx->root) && ctx->config.trial_reboot_on_failure)
+                        reboot_now();
+                return healthy ? EXIT_OK : EXIT_PROBLEM;
+        }
+        if (streq(what, "generate") && args->words[2] && !args->words[3])
+                return boots_generate(ctx, args->words[2]) < 0 ? EXIT_PROBLEM : EXIT_OK;
         if (streq(what, "record") && !args->words[2]) {
                 bool reboot = false;
                 if (boots_record(ctx, &reboot) < 0)
@@ -94,6 +104,6 @@ int verb_boots(Context *ctx, CliArgs *args)
                         reboot_now();
                 return EXIT_OK;
         }
-        log_error("Unknown 'boots' verb '%s': use show or record", what);
+        log_error("Unknown 'boots' verb '%s': use show, record, health or generate DIR", what);
         return EXIT_USAGE;
 }

@@ -183,6 +183,82 @@ class Trial(unittest.TestCase):
         p = run(self.t, "pin", "--default", f"release={T}", check=1)
         self.assertIn("trial is in flight", p.stderr)
 
+    def trial_boot(self):
+        """Arms a trial and plays the trial's own boot up to `boots record`."""
+        run(self.t, "kernel", "trial", f"release={T}", check=0)
+        idx, e = self.grub_boots()
+        self.new_boot(e["args"], T)
+        self.t.write("/proc/uptime", "42.00 40.00\n")
+        run(self.t, "boots", "record", check=0)
+
+    def health_check(self, name, script):
+        self.t.write(f"/etc/kernelkeeper/health.d/{name}", "#!/bin/sh\n" + script, mode=0o755)
+
+    def test_health_commits_a_healthy_trial(self):
+        self.trial_boot()
+        self.health_check("10-ok", "exit 0\n")
+        run(self.t, "boots", "health", check=0)
+        st = self.state()
+        self.assertEqual(st["trial"]["phase"], "committed")
+        self.assertEqual(st["pin"]["default"], f"release={T}")
+        self.assertEqual([b for b in st["boots"] if b["trial"]][-1]["outcome"], "good")
+
+    def test_health_check_failure_rolls_back(self):
+        self.trial_boot()
+        self.health_check("10-ok", "exit 0\n")
+        self.health_check("20-app", "echo app down >&2; exit 3\n")
+        self.health_check("30-never", f"touch {self.t.path('/ran-30')}\n")
+        p = run(self.t, "boots", "health", check=1)
+        self.assertIn("health check 20-app failed (exit status 3)", p.stderr)
+        self.assertFalse(os.path.exists(self.t.path("/ran-30")), "checks after a failed one do not run")
+        st = self.state()
+        self.assertEqual(st["trial"]["phase"], "failed")
+        self.assertIn("20-app", st["trial"]["reason"])
+        self.assertEqual(self.t.read("/boot/grub/menu.lst").decode(), MENU)
+        self.assertEqual([b for b in st["boots"] if b["trial"]][-1]["outcome"], "failed")
+
+    def test_health_deadline(self):
+        self.trial_boot()
+        self.t.write("/proc/uptime", "301.50 290.00\n")
+        p = run(self.t, "boots", "health", check=1)
+        self.assertIn("HealthTimeoutSec", p.stderr)
+        self.assertEqual(self.state()["trial"]["phase"], "failed")
+
+    def test_check_timeout(self):
+        self.trial_boot()
+        self.t.write("/etc/kernelkeeper.conf", "[Trial]\nCheckTimeoutSec=1\n")
+        self.health_check("10-hangs", "sleep 30\n")
+        p = run(self.t, "boots", "health", check=1)
+        self.assertIn("did not finish within 1s", p.stderr)
+        self.assertEqual(self.state()["trial"]["phase"], "failed")
+
+    def test_autocommit_no_waits_for_commit(self):
+        self.t.write("/etc/kernelkeeper.conf", "[Trial]\nAutoCommit=no\n")
+        self.trial_boot()
+        run(self.t, "boots", "health", check=0)
+        self.assertEqual(self.state()["trial"]["phase"], "booted")
+        run(self.t, "kernel", "commit", check=0)
+        self.assertEqual(self.state()["trial"]["phase"], "committed")
+
+    def test_health_of_a_plain_boot_is_recorded(self):
+        run(self.t, "boots", "record", check=0)
+        self.t.write("/proc/uptime", "42.00 40.00\n")
+        run(self.t, "boots", "health", check=0)
+        self.assertEqual(self.state()["boots"][-1]["outcome"], "good")
+
+    def test_generator_only_on_the_trial_boot(self):
+        out = self.t.path("/gen")
+        os.makedirs(out)
+        run(self.t, "boots", "generate", out, check=0)
+        self.assertEqual(os.listdir(out), [])
+        self.new_boot(f"{ARGS} kernelkeeper.trial=1", T)
+        run(self.t, "boots", "generate", out, check=0)
+        conf = open(os.path.join(out, "boot-complete.target.d", "kernelkeeper-trial.conf")).read()
+        self.assertIn("JobTimeoutSec=300", conf)
+        self.assertIn("JobTimeoutAction=reboot-force", conf)
+        self.assertTrue(os.readlink(os.path.join(out, "default.target.wants", "kernelkeeper-health.service"))
+                        .endswith("/kernelkeeper-health.service"))
+
     def test_needs_a_pin(self):
         run(self.t, "unpin", check=0)
         p = run(self.t, "kernel", "trial", f"release={T}", check=1)
