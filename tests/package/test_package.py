@@ -49,6 +49,9 @@ SHIPPED = {  # path: mode
     "./usr/sbin/kernelkeeper": 0o755,
     "./lib/systemd/system/kernelkeeper.service": 0o644,
     "./lib/systemd/system/kernelkeeper-userdata.service": 0o644,
+    "./lib/systemd/system/kernelkeeper-boot.service": 0o644,
+    "./lib/systemd/system/kernelkeeper-health.service": 0o644,
+    "./lib/systemd/system-generators/kernelkeeper-trial-generator": 0o755,
     "./etc/kernel/postinst.d/zzz-kernelkeeper": 0o755,
     "./etc/kernel/postrm.d/zzz-kernelkeeper": 0o755,
     "./usr/lib/kernel/install.d/90-kernelkeeper.install": 0o755,
@@ -199,6 +202,8 @@ class Lifecycle(unittest.TestCase):
         self.assertTrue(self.status().startswith("install ok installed"), self.status())
         for unit in ("kernelkeeper.service", "kernelkeeper-userdata.service"):
             self.assertTrue(os.path.islink(os.path.join(wants, unit)), f"{unit} not enabled")
+        self.assertTrue(os.path.islink(self.p("/etc/systemd/system/sysinit.target.wants/kernelkeeper-boot.service")),
+                        "kernelkeeper-boot.service not enabled")
         calls = self.calls()
         self.assertIn("deb-systemd-invoke start kernelkeeper.service", calls)
         self.assertFalse([c for c in calls if "userdata" in c and "invoke" in c],
@@ -285,9 +290,10 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual(calls, ["systemctl --system daemon-reload",
                                  "deb-systemd-invoke restart kernelkeeper.service"])
         # remove: the guardian stopped, the user-data unit left alone
+        # (postrm reloads once per unit it knows: the guardian, the user-data and the boot unit)
         self.assertEqual(script("prerm", "remove") + script("postrm", "remove"),
                          ["deb-systemd-invoke stop kernelkeeper.service", "systemctl --system daemon-reload",
-                          "systemctl --system daemon-reload"])
+                          "systemctl --system daemon-reload", "systemctl --system daemon-reload"])
 
 
 if __name__ == "__main__":
