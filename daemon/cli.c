@@ -49,6 +49,7 @@ static void help(void)
                "  kernel trial SEL        boot SEL once; the pinned default is the known-good kernel\n"
                "  kernel commit           make the running trial kernel the pinned default\n"
                "  kernel rollback         end the trial; the known-good kernel stays the default\n"
+               "  kernel check-remove REL exit 1 if REL is pinned or in a trial (kernel prerm hook)\n"
                "  boots [show]            the boot history and a trial in flight\n"
                "  boots record            record this boot and move a trial on (early boot unit)\n"
                "  boots health            run the health checks; commit or fail a trial's boot\n"

@@ -8,6 +8,7 @@
 #include "daemon/cli.h"
 #include "daemon/kernel-trial.h"
 #include "daemon/log.h"
+#include "daemon/protect.h"
 #include "daemon/state.h"
 
 extern char **environ;
@@ -22,7 +23,10 @@ int verb_kernel(Context *ctx, CliArgs *args)
                         log_error("'kernel trial' takes one selector (title=, kernel=, release= or bare)");
                         return EXIT_USAGE;
                 }
-                return kernel_trial_arm(ctx, args->words[2]) < 0 ? EXIT_PROBLEM : EXIT_OK;
+                if (kernel_trial_arm(ctx, args->words[2]) < 0)
+                        return EXIT_PROBLEM;
+                protect_update(ctx);
+                return EXIT_OK;
         }
         if (what && (streq(what, "commit") || streq(what, "rollback"))) {
                 if (args->words[2]) {
@@ -30,9 +34,19 @@ int verb_kernel(Context *ctx, CliArgs *args)
                         return EXIT_USAGE;
                 }
                 int r = streq(what, "commit") ? kernel_trial_commit(ctx) : kernel_trial_rollback(ctx);
-                return r < 0 ? EXIT_PROBLEM : EXIT_OK;
+                if (r < 0)
+                        return EXIT_PROBLEM;
+                protect_update(ctx);
+                return EXIT_OK;
         }
-        log_error("Unknown 'kernel' verb '%s': use trial, commit or rollback", what ? what : "");
+        if (what && streq(what, "check-remove")) {
+                if (!args->words[2] || args->words[3]) {
+                        log_error("'kernel check-remove' takes one kernel release");
+                        return EXIT_USAGE;
+                }
+                return protect_check_removal(ctx, args->words[2]) < 0 ? EXIT_PROBLEM : EXIT_OK;
+        }
+        log_error("Unknown 'kernel' verb '%s': use trial, commit, rollback or check-remove", what ? what : "");
         return EXIT_USAGE;
 }
 
@@ -89,6 +103,7 @@ int verb_boots(Context *ctx, CliArgs *args)
                 bool healthy = false, reboot = false;
                 if (boots_health(ctx, &healthy, &reboot) < 0)
                         return EXIT_PROBLEM;
+                protect_update(ctx);
                 if (reboot && root_is_host(ctx->root) && ctx->config.trial_reboot_on_failure)
                         reboot_now();
                 return healthy ? EXIT_OK : EXIT_PROBLEM;
@@ -99,6 +114,7 @@ int verb_boots(Context *ctx, CliArgs *args)
                 bool reboot = false;
                 if (boots_record(ctx, &reboot) < 0)
                         return EXIT_PROBLEM;
+                protect_update(ctx);
                 /* never reboot a tree given with --root */
                 if (reboot && root_is_host(ctx->root) && ctx->config.trial_reboot_on_failure)
                         reboot_now();

@@ -5,6 +5,7 @@
 #include "daemon/cli.h"
 #include "daemon/log.h"
 #include "daemon/pin.h"
+#include "daemon/protect.h"
 #include "daemon/state.h"
 
 static int reapply(Context *ctx)
@@ -69,6 +70,7 @@ int verb_pin(Context *ctx, CliArgs *args)
         r = state_save(ctx, state);
         if (r < 0)
                 return r;
+        protect_update(ctx);
         if (outcome == PIN_RESTORED)
                 log_info("Pinned '%s' (%s)", pin.default_sel, summary ? summary : "");
         else
@@ -94,6 +96,7 @@ int verb_unpin(Context *ctx, CliArgs *args)
         r = state_save(ctx, state);
         if (r < 0)
                 return r;
+        protect_update(ctx);
         log_info("Pin removed; menu.lst is left as it is");
         return EXIT_OK;
 }

@@ -6,6 +6,7 @@ savedefault bytes); which entry GRUB boots is kernelkeeper's own GRUB reading (c
 corpus elsewhere), and the real-boot proof is tests/vm."""
 import json
 import os
+import subprocess
 import unittest
 
 import kktest
@@ -258,6 +259,38 @@ class Trial(unittest.TestCase):
         self.assertIn("JobTimeoutAction=reboot-force", conf)
         self.assertTrue(os.readlink(os.path.join(out, "default.target.wants", "kernelkeeper-health.service"))
                         .endswith("/kernelkeeper-health.service"))
+
+    def apt_list(self):
+        p = self.t.path("/etc/apt/apt.conf.d/50kernelkeeper")
+        return open(p).read() if os.path.exists(p) else None
+
+    def test_protection(self):
+        os.makedirs(self.t.path("/etc/apt/apt.conf.d"))
+        run(self.t, "pin", "--default", f"release={G}", check=0)
+        self.assertIn('"^linux-image-6\\.1\\.0-50-amd64$";', self.apt_list())
+        self.assertNotIn("57", self.apt_list())
+        p = run(self.t, "kernel", "check-remove", G, check=1)
+        self.assertIn(f"Refusing to remove kernel {G}: it is the pinned default kernel", p.stderr)
+        run(self.t, "kernel", "check-remove", T, check=0)
+        p = run(self.t, "kernel", "check-remove", G, env={"KERNELKEEPER_ALLOW_REMOVE": "1"}, check=0)
+        self.assertIn("KERNELKEEPER_ALLOW_REMOVE=1", p.stderr)
+        # the prerm hook as Debian's kernel prerm runs it (run-parts --exit-on-error --arg=VERSION)
+        hook = os.path.join(os.environ.get("KK_SOURCE_ROOT", "."), "hooks/kernel/prerm.d/kernelkeeper")
+        env = dict(os.environ, KERNELKEEPER_ROOT=self.t.root,
+                   PATH=os.path.dirname(kktest.BINARY) + ":" + os.environ["PATH"])
+        self.assertNotEqual(subprocess.run([hook, G, f"/boot/vmlinuz-{G}"], env=env, capture_output=True).returncode, 0)
+        self.assertEqual(subprocess.run([hook, T, f"/boot/vmlinuz-{T}"], env=env, capture_output=True).returncode, 0)
+        # a trial protects both kernels until it ends
+        run(self.t, "kernel", "trial", f"release={T}", check=0)
+        run(self.t, "kernel", "check-remove", T, check=1)
+        self.assertIn("57", self.apt_list())
+        run(self.t, "kernel", "rollback", check=0)
+        run(self.t, "kernel", "check-remove", T, check=0)
+        run(self.t, "unpin", check=0)
+        self.assertIsNone(self.apt_list())
+        # menu remove refuses the pinned entry too
+        run(self.t, "pin", "--default", f"release={G}", check=0)
+        run(self.t, "menu", "remove", f"release={G}", check=1)
 
     def test_needs_a_pin(self):
         run(self.t, "unpin", check=0)

@@ -54,6 +54,7 @@ SHIPPED = {  # path: mode
     "./lib/systemd/system-generators/kernelkeeper-trial-generator": 0o755,
     "./etc/kernel/postinst.d/zzz-kernelkeeper": 0o755,
     "./etc/kernel/postrm.d/zzz-kernelkeeper": 0o755,
+    "./etc/kernel/prerm.d/kernelkeeper": 0o755,
     "./usr/lib/kernel/install.d/90-kernelkeeper.install": 0o755,
     "./etc/kernelkeeper.conf": 0o644,
     "./usr/share/man/man8/kernelkeeper.8.gz": 0o644,
