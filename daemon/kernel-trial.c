@@ -73,12 +73,15 @@ static int read_grubenv(const LoadedMenu *lm, char **ret_path, char **ret_data, 
         char *slash = strrchr(lm->path, '/');
         if (asprintf(&path, "%.*s/grubenv", (int) (slash - lm->path), lm->path) < 0)
                 return -ENOMEM;
-        *ret_data = NULL;
-        *ret_size = 0;
-        int r = read_full_file(path, GRUBENV_READ_MAX, ret_data, ret_size);
+        _cleanup_free_ char *data = NULL;
+        size_t size = 0;
+        /* missing or oversized: not a grubenv, trial_state_files() makes a new one */
+        int r = read_full_file(path, GRUBENV_READ_MAX, &data, &size);
         if (r < 0 && r != -ENOENT && r != -EFBIG)
                 return log_file_error(r, "read", path);
         *ret_path = TAKE_PTR(path);
+        *ret_data = TAKE_PTR(data);
+        *ret_size = size;
         return 0;
 }
 
