@@ -33,6 +33,11 @@ static int state_dir(const Context *ctx, bool create, char **ret)
         return chase_in_root(ctx->root, ctx->config.state_dir, create ? 0 : CHASE_NONEXISTENT, ret);
 }
 
+int state_dir_create(const Context *ctx, char **ret_dir)
+{
+        return state_dir(ctx, true, ret_dir);
+}
+
 int state_path(const Context *ctx, char **ret_path)
 {
         _cleanup_free_ char *dir = NULL;

@@ -11,6 +11,9 @@ int state_path(const Context *ctx, char **ret_path);
 /* A missing file gives an empty object; an unreadable or corrupt one is an error (logged). */
 int state_load(const Context *ctx, json_t **ret);
 int state_save(const Context *ctx, json_t *state);
+/* The state directory, created (0700) if missing: where the writers' lock and the record of an
+ * interrupted write live. */
+int state_dir_create(const Context *ctx, char **ret_dir);
 
 /* json_decrefp() comes with jansson >= 2.9 */
 #define _cleanup_json_ _cleanup_(json_decrefp)

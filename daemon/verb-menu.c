@@ -2,11 +2,13 @@
 #include <string.h>
 
 #include "common/macro.h"
+#include "common/strv.h"
 #include "daemon/cli.h"
 #include "daemon/log.h"
 #include "daemon/menu-edit.h"
 #include "daemon/menu-json.h"
 #include "daemon/menu-load.h"
+#include "daemon/menu-txn.h"
 #include "daemon/state.h"
 
 static int print_json(json_t *j)
@@ -36,6 +38,10 @@ static int menu_show(Context *ctx)
         if (r < 0)
                 return r;
         const MenuInfo *info = lm->info;
+        /* read-only: an interrupted write is finished by the next writer, not here */
+        if (menu_txn_pending(ctx) &&
+            strv_push(&lm->info->warnings, "an interrupted kernelkeeper write is pending: the next kernelkeeper command or the daemon finishes it") < 0)
+                return log_oom();
         if (ctx->json)
                 return print_json(menu_info_to_json(info, lm->path, ctx->config.dialect));
 
@@ -101,6 +107,9 @@ int verb_menu(Context *ctx, CliArgs *args)
                         log_error("'menu add' takes --title, --kernel, --initrd, --args, --root-device, --first");
                         return EXIT_USAGE;
                 }
+                _cleanup_close_ int lock = -EBADF;
+                if (writers_begin(ctx, true, &lock) < 0)
+                        return EXIT_PROBLEM;
                 NewEntry e = { .title = args->title, .kernel = args->kernel, .initrd = args->initrd,
                                .args = args->kargs, .root_device = args->root_device, .first = args->first };
                 return menu_add_entry(ctx, &e) < 0 ? EXIT_PROBLEM : EXIT_OK;
@@ -112,6 +121,9 @@ int verb_menu(Context *ctx, CliArgs *args)
                         log_error("'menu remove' takes one selector");
                         return EXIT_USAGE;
                 }
+                _cleanup_close_ int lock = -EBADF;
+                if (writers_begin(ctx, true, &lock) < 0)
+                        return EXIT_PROBLEM;
                 return menu_remove_entry(ctx, args->words[2]) < 0 ? EXIT_PROBLEM : EXIT_OK;
         }
         if (args->words[1] && args->words[2]) {

@@ -164,15 +164,7 @@ static int apply_directive(const Context *ctx, const UserDataPart *p, const char
         Pin pin = { .default_sel = d->pin_default, .fallback_sels = d->pin_fallback };
         PinOutcome outcome = PIN_HELD;
         _cleanup_free_ char *summary = NULL;
-        r = pin_enforce(ctx, &pin, &outcome, &summary, NULL); /* logs its errors */
-        if (r >= 0) {
-                _cleanup_json_ json_t *state = NULL;
-                r = state_load(ctx, &state);
-                if (r >= 0 && (r = pin_to_state(state, &pin)) < 0)
-                        log_oom();
-                if (r >= 0)
-                        r = state_save(ctx, state);
-        }
+        r = pin_set(ctx, &pin, &outcome, &summary); /* logs its errors */
         const char *status = r < 0 ? "failed" : "success";
         if ((r = userdata_record_finished(ctx, p, scope, status, NULL)) < 0)
                 return r;
