@@ -64,36 +64,31 @@ class TreeSpec:
         self.name, self.build, self.menu_rel, self.ops = name, build, menu_rel, ops
 
 
-def build_debian(root):
-    m = corpus(DEBIAN)
+# kernels the operations add or a foreign rewrite names
+EXTRA_KERNELS = b"kernel /etc/boot/vmlinuz-crash\nkernel /etc/boot/vmlinuz-distro\nkernel /boot/vmlinuz-crash\n"
+
+
+def write_tree(root, menu, name):
     os.makedirs(os.path.join(root, "boot/grub"))
     os.makedirs(os.path.join(root, "etc"))
-    with open(os.path.join(root, "boot/grub/menu.lst"), "wb") as f:
-        f.write(m)
-    make_kernels(root, m)
-    make_kernels(root, b"kernel /etc/boot/vmlinuz-crash\nkernel /etc/boot/vmlinuz-distro\n")
+    with open(os.path.join(root, "boot/grub", name), "wb") as f:
+        f.write(menu)
+    make_kernels(root, menu + b"\n" + EXTRA_KERNELS)
+
+
+def build_debian(root):
+    write_tree(root, corpus(DEBIAN), "menu.lst")
 
 
 def build_saved(root):
-    build_debian(root)
-    p = os.path.join(root, "boot/grub/menu.lst")
-    with open(p, "rb") as f:
-        m = f.read()
-    with open(p, "wb") as f:
-        f.write(re.sub(rb"(?m)^default(\s+)0", rb"default\1saved", m, count=1))
+    write_tree(root, re.sub(rb"(?m)^default(\s+)0", rb"default\1saved", corpus(DEBIAN), count=1), "menu.lst")
     with open(os.path.join(root, "boot/grub/default"), "w") as f:
         f.write(DEFAULT_FILE)
 
 
 def build_grubby(root):
-    m = corpus(GRUBBY)
-    os.makedirs(os.path.join(root, "boot/grub"))
-    os.makedirs(os.path.join(root, "etc"))
-    with open(os.path.join(root, "boot/grub/grub.conf"), "wb") as f:
-        f.write(m)
+    write_tree(root, corpus(GRUBBY), "grub.conf")
     os.symlink("./grub.conf", os.path.join(root, "boot/grub/menu.lst"))
-    make_kernels(root, m)
-    make_kernels(root, b"kernel /boot/vmlinuz-crash\nkernel /etc/boot/vmlinuz-distro\n")
 
 
 def debian_ops(rc1_pre):
