@@ -102,7 +102,7 @@ static pid_t start_daemon(const char *kk, int *ret_notify)
         if (pid < 0)
                 die("fork");
         if (pid == 0) {
-                int null = open("/dev/null", O_RDWR);
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
                 dup2(null, 1);
                 dup2(null, 2);
                 setenv("NOTIFY_SOCKET", sock_path, 1);

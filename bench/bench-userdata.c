@@ -68,7 +68,7 @@ int main(void)
         snprintf(port_file, sizeof port_file, "%s/port", root);
         pid_t server = fork();
         if (server == 0) {
-                int null = open("/dev/null", O_WRONLY);
+                int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
                 dup2(null, STDOUT_FILENO);
                 execlp("python3", "python3", IMDS_SERVER, "--port-file", port_file, "--user-data", ud, (char *) NULL);
                 _exit(127);
@@ -93,7 +93,7 @@ int main(void)
                 double t0 = now_real();
                 pid_t pid = fork();
                 if (pid == 0) {
-                        int null = open("/dev/null", O_WRONLY);
+                        int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
                         dup2(null, STDERR_FILENO);
                         unsetenv("JOURNAL_STREAM");
                         unsetenv("INVOCATION_ID");

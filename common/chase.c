@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <fcntl.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,9 +25,23 @@ char *path_join_root(const char *root, const char *path)
         return r;
 }
 
+const char *path_skip_root(const char *root, const char *host_path)
+{
+        if (root_is_host(root))
+                return host_path;
+        size_t rl = strlen(root);
+        while (rl > 1 && root[rl - 1] == '/')
+                rl--;
+        if (!strneq(host_path, root, rl) || (host_path[rl] != '/' && host_path[rl] != 0))
+                return NULL;
+        return host_path[rl] ? host_path + rl : "/";
+}
+
 /* Resolution works on a "resolved so far" string relative to root (always starting with "/") and a
- * queue of components still to walk; a symlink's target is pushed in front of the queue. */
-int chase_in_root(const char *root, const char *path, ChaseFlags flags, char **ret_path)
+ * queue of components still to walk; a symlink's target is pushed in front of the queue. With
+ * CHASE_MKDIR a missing component is created where the walk stands, which is always inside root,
+ * and then walked like any other. */
+static int chase_internal(const char *root, const char *path, ChaseFlags flags, mode_t mode, char **ret_path)
 {
         if (!path || path[0] != '/')
                 return -EINVAL;
@@ -79,7 +94,14 @@ int chase_in_root(const char *root, const char *path, ChaseFlags flags, char **r
                 if (lstat(host, &st) < 0) {
                         if (errno == ENOENT && last && (flags & CHASE_NONEXISTENT))
                                 break;
-                        return negative_errno();
+                        if (errno != ENOENT || !(flags & CHASE_MKDIR))
+                                return negative_errno();
+                        /* parents get the usual 0755, the directory asked for gets mode; EEXIST: someone
+                         * was quicker, and what they made is walked like anything else */
+                        if (mkdir(host, last ? mode : 0755) < 0 && errno != EEXIST)
+                                return negative_errno();
+                        if (lstat(host, &st) < 0)
+                                return negative_errno();
                 }
                 if (S_ISLNK(st.st_mode) && !(last && (flags & CHASE_NOFOLLOW_LAST))) {
                         if (++links > 32)
@@ -100,7 +122,7 @@ int chase_in_root(const char *root, const char *path, ChaseFlags flags, char **r
                         p = todo;
                         continue;
                 }
-                if (!last && !S_ISDIR(st.st_mode))
+                if ((!last || (flags & CHASE_MKDIR)) && !S_ISDIR(st.st_mode))
                         return -ENOTDIR;
         }
 
@@ -109,4 +131,53 @@ int chase_in_root(const char *root, const char *path, ChaseFlags flags, char **r
                 return -ENOMEM;
         *ret_path = r;
         return 0;
+}
+
+int chase_in_root(const char *root, const char *path, ChaseFlags flags, char **ret_path)
+{
+        return chase_internal(root, path, flags, 0, ret_path);
+}
+
+int mkdir_in_root(const char *root, const char *path, mode_t mode, char **ret_path)
+{
+        if (!root_is_host(root)) {
+                /* the tree itself is never created */
+                struct stat st;
+                if (stat(root, &st) < 0)
+                        return negative_errno();
+                if (!S_ISDIR(st.st_mode))
+                        return -ENOTDIR;
+        }
+        return chase_internal(root, path, CHASE_MKDIR, mode, ret_path);
+}
+
+int open_in_root(const char *root, const char *path, ChaseFlags flags, int open_flags, mode_t mode,
+                 char **ret_path)
+{
+        if (open_flags & O_CREAT)
+                flags |= CHASE_NONEXISTENT;
+        _cleanup_free_ char *host = NULL;
+        int r = chase_in_root(root, path, flags, &host);
+        if (r < 0)
+                return r;
+        /* O_NOFOLLOW: a link put there after the walk is not followed out of the tree; O_NONBLOCK: a
+         * FIFO does not block the open (the fstat below refuses it) */
+        int oflags = open_flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+        _cleanup_close_ int fd = open(host, oflags, mode);
+        if (fd < 0)
+                /* ELOOP: a link under O_NOFOLLOW; ENXIO: a FIFO without reader opened for writing */
+                return errno == ELOOP || errno == ENXIO ? -EINVAL : negative_errno();
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (!S_ISREG(st.st_mode))
+                return -EINVAL;
+        if (!(open_flags & O_NONBLOCK)) {
+                int fl = fcntl(fd, F_GETFL);
+                if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+                        return negative_errno();
+        }
+        if (ret_path)
+                *ret_path = TAKE_PTR(host);
+        return TAKE_FD(fd);
 }

@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
+#include "common/chase.h"
 #include "common/fileio.h"
 #include "common/macro.h"
 
@@ -19,6 +20,10 @@ int read_full_fd(int fd, size_t max_size, char **ret_data, size_t *ret_size)
                 return -EINVAL;
         if ((uint64_t) st.st_size > max_size)
                 return -EFBIG;
+        /* opened with O_NONBLOCK so that a FIFO could not block the open: regular files read as usual */
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || ((fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0))
+                return negative_errno();
 
         size_t cap = (size_t) st.st_size + 1, n = 0;
         _cleanup_free_ char *buf = malloc(cap + 1);
@@ -57,9 +62,18 @@ int read_full_fd(int fd, size_t max_size, char **ret_data, size_t *ret_size)
 
 int read_full_file(const char *path, size_t max_size, char **ret_data, size_t *ret_size)
 {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return negative_errno();
+        return read_full_fd(fd, max_size, ret_data, ret_size);
+}
+
+int read_full_file_in_root(const char *root, const char *path, ChaseFlags flags, size_t max_size,
+                           char **ret_data, size_t *ret_size)
+{
+        _cleanup_close_ int fd = open_in_root(root, path, flags, O_RDONLY, 0, NULL);
+        if (fd < 0)
+                return fd;
         return read_full_fd(fd, max_size, ret_data, ret_size);
 }
 
@@ -206,7 +220,7 @@ int remove_stale_temps(const char *dir, const char *const *names)
         _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         if (dfd < 0)
                 return errno == ENOENT ? 0 : negative_errno();
-        int fd2 = dup(dfd);
+        int fd2 = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
         if (fd2 < 0)
                 return negative_errno();
         DIR *d = fdopendir(fd2);

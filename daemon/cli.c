@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <getopt.h>
+#include <jansson.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/macro.h"
 #include "common/strv.h"
@@ -61,6 +64,18 @@ int cli_check_options(const CliArgs *a, unsigned allowed, const char *verb)
         return 0;
 }
 
+static bool json_printed;
+
+int cli_print_json(json_t *j)
+{
+        _cleanup_free_ char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+        if (!s)
+                return log_oom();
+        puts(s);
+        json_printed = true;
+        return EXIT_OK;
+}
+
 static void args_done(CliArgs *a)
 {
         strv_free(a->words);
@@ -74,7 +89,8 @@ static void args_done(CliArgs *a)
         free(a->root_device);
 }
 
-int cli_run(int argc, char **argv)
+/* Parses the options and runs the verb; returns the exit code. *json tells whether --json was seen. */
+static int parse_and_run(int argc, char **argv, bool *json)
 {
         enum { ARG_ROOT = 0x100, ARG_CONFIG, ARG_JSON, ARG_VERBOSE, ARG_HELP, ARG_VERSION, ARG_DEFAULT,
                ARG_FALLBACK, ARG_NO_FALLBACK, ARG_REAPPLY, ARG_METADATA_URL, ARG_FOREGROUND,
@@ -101,12 +117,21 @@ int cli_run(int argc, char **argv)
                 {}
         };
 
-        log_setup();
         Context ctx = { .root = "/" };
         _cleanup_(args_done) CliArgs a = {};
-        int c, r;
+        uint64_t given = 0; /* options seen, by index in options[] */
+        int c, r, idx;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+        while ((idx = -1, c = getopt_long(argc, argv, "h", options, &idx)) >= 0) {
+                /* an option with a value keeps one value: a second one is refused, not silently
+                 * preferred (--fallback is the list option) */
+                if (idx >= 0 && options[idx].has_arg == required_argument && c != ARG_FALLBACK) {
+                        if (given & (UINT64_C(1) << idx)) {
+                                log_error("--%s may be given only once", options[idx].name);
+                                return EXIT_USAGE;
+                        }
+                        given |= UINT64_C(1) << idx;
+                }
                 switch (c) {
                 case ARG_ROOT:
                         ctx.root = optarg;
@@ -115,7 +140,7 @@ int cli_run(int argc, char **argv)
                         ctx.config_path = optarg;
                         break;
                 case ARG_JSON:
-                        ctx.json = true;
+                        ctx.json = *json = true;
                         break;
                 case ARG_VERBOSE:
                         ctx.verbose = true;
@@ -129,7 +154,6 @@ int cli_run(int argc, char **argv)
                         printf("kernelkeeper %s\n", PACKAGE_VERSION);
                         return EXIT_OK;
                 case ARG_DEFAULT:
-                        free(a.default_sel);
                         if (!(a.default_sel = strdup(optarg)))
                                 return log_oom(), EXIT_PROBLEM;
                         a.seen |= OPT_DEFAULT;
@@ -148,7 +172,6 @@ int cli_run(int argc, char **argv)
                         a.seen |= OPT_REAPPLY;
                         break;
                 case ARG_METADATA_URL:
-                        free(a.metadata_url);
                         if (!(a.metadata_url = strdup(optarg)))
                                 return log_oom(), EXIT_PROBLEM;
                         a.seen |= OPT_METADATA_URL;
@@ -167,7 +190,6 @@ int cli_run(int argc, char **argv)
                                       : c == ARG_INITRD ? &a.initrd
                                       : c == ARG_ARGS   ? &a.kargs
                                                         : &a.root_device;
-                        free(*slot);
                         if (!(*slot = strdup(optarg)))
                                 return log_oom(), EXIT_PROBLEM;
                         a.seen |= OPT_ENTRY;
@@ -179,6 +201,9 @@ int cli_run(int argc, char **argv)
                         break;
                 case '?':
                 default:
+                        /* --json later on the command line still asks for a JSON error */
+                        for (int i = optind; i < argc && !streq(argv[i], "--"); i++)
+                                *json = *json || streq(argv[i], "--json");
                         if (optopt)
                                 log_error("Option '%s' needs an argument or is unknown (see --help)", argv[optind - 1]);
                         else
@@ -190,11 +215,19 @@ int cli_run(int argc, char **argv)
                 if (strv_push(&a.words, argv[i]) < 0)
                         return log_oom(), EXIT_PROBLEM;
         if (!a.words) {
-                help();
+                if (ctx.json)
+                        log_error("No verb given (see --help)");
+                else
+                        help();
                 return EXIT_USAGE;
         }
         if (ctx.root[0] != '/') {
                 log_error("--root needs an absolute path, not '%s'", ctx.root);
+                return EXIT_USAGE;
+        }
+        struct stat st;
+        if (stat(ctx.root, &st) >= 0 && !S_ISDIR(st.st_mode)) {
+                log_error("--root %s is not a directory", ctx.root);
                 return EXIT_USAGE;
         }
 
@@ -221,4 +254,18 @@ int cli_run(int argc, char **argv)
         }
         log_error("Unknown verb '%s' (see --help)", a.words[0]);
         return EXIT_USAGE;
+}
+
+int cli_run(int argc, char **argv)
+{
+        log_setup();
+        bool json = false;
+        int r = parse_and_run(argc, argv, &json);
+        /* fleet tools parse stdout: a failed --json command still prints one JSON object */
+        if (json && r != EXIT_OK && !json_printed) {
+                const char *e = log_last_error();
+                _cleanup_(json_decrefp) json_t *j = json_pack("{s:s, s:i}", "error", e ? e : "failed", "exit", r);
+                (void) cli_print_json(j);
+        }
+        return r;
 }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <jansson.h>
+
 #include "daemon/context.h"
 
 /* Options of all verbs, parsed in one pass so they may stand before or after the verb. Each verb
@@ -29,7 +31,12 @@ typedef enum CliOption {
         OPT_ENTRY = 1 << 6,    /* --title --kernel --initrd --args --root-device --first */
 } CliOption;
 
+/* Runs the command line; a failed command given --json that printed nothing on stdout prints
+ * {"error": "<its last error line>", "exit": N} there. */
 int cli_run(int argc, char **argv);
+
+/* Prints j (NULL: out of memory) as the verb's JSON output; returns EXIT_OK or a logged error. */
+int cli_print_json(json_t *j);
 
 /* Fails with a usage error naming the first option in `seen` that is not in `allowed`. */
 int cli_check_options(const CliArgs *a, unsigned allowed, const char *verb);

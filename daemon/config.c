@@ -9,19 +9,22 @@
 #include "common/macro.h"
 #include "daemon/config.h"
 
-typedef enum ConfigType { CT_STRING, CT_BOOL, CT_UINT, CT_DIALECT, CT_TRISTATE } ConfigType;
+typedef enum ConfigType { CT_STRING, CT_PATH, CT_BOOL, CT_UINT, CT_DIALECT, CT_TRISTATE } ConfigType;
+
+#define CONFIG_FILE_MAX (1024 * 1024)
+#define CONFIG_LINE_MAX 4096
 
 static const struct {
         const char *section, *name;
         ConfigType type;
         size_t offset;
 } keys[] = {
-        { "Menu", "Path", CT_STRING, offsetof(Config, menu_path) },
+        { "Menu", "Path", CT_PATH, offsetof(Config, menu_path) },
         { "Menu", "Dialect", CT_DIALECT, offsetof(Config, dialect) },
         { "Menu", "BootPartition", CT_TRISTATE, offsetof(Config, separate_boot) },
         { "Menu", "BootDevice", CT_STRING, offsetof(Config, boot_device) },
         { "Menu", "FreezeBoot", CT_BOOL, offsetof(Config, freeze_boot) },
-        { "State", "Directory", CT_STRING, offsetof(Config, state_dir) },
+        { "State", "Directory", CT_PATH, offsetof(Config, state_dir) },
         { "Guardian", "DebounceMSec", CT_UINT, offsetof(Config, debounce_msec) },
         { "Guardian", "StormCount", CT_UINT, offsetof(Config, storm_count) },
         { "Guardian", "StormWindowSec", CT_UINT, offsetof(Config, storm_window_sec) },
@@ -34,7 +37,7 @@ static const struct {
         { "Metadata", "AllowIMDSv1", CT_BOOL, offsetof(Config, allow_imdsv1) },
         { "UserData", "ScriptTimeoutSec", CT_UINT, offsetof(Config, script_timeout_sec) },
         { "UserData", "StopOnFailure", CT_BOOL, offsetof(Config, stop_on_failure) },
-        { "UserData", "LogDirectory", CT_STRING, offsetof(Config, log_dir) },
+        { "UserData", "LogDirectory", CT_PATH, offsetof(Config, log_dir) },
         { "UserData", "HandOffCloudConfig", CT_BOOL, offsetof(Config, handoff_cloud_config) },
 };
 
@@ -63,7 +66,7 @@ void config_init(Config *c)
 void config_done(Config *c)
 {
         for (size_t i = 0; i < ELEMENTSOF(keys); i++)
-                if (keys[i].type == CT_STRING)
+                if (keys[i].type == CT_STRING || keys[i].type == CT_PATH)
                         free(*(char **) ((char *) c + keys[i].offset));
         *c = (Config){};
 }
@@ -83,7 +86,10 @@ static int set_value(Config *c, size_t k, const char *v)
 {
         void *p = (char *) c + keys[k].offset;
         switch (keys[k].type) {
+        case CT_PATH:
         case CT_STRING: {
+                if (keys[k].type == CT_PATH && v[0] != '/')
+                        return -EINVAL;
                 char *s = strdup(v);
                 if (!s)
                         return -ENOMEM;
@@ -135,12 +141,24 @@ static char *strip(char *s)
         return s;
 }
 
-static int load_file(Config *c, const char *path, bool must_exist, char **ret_error_line)
+/* root NULL: path is a host path (--config); else path is resolved inside root, shown as ROOT/path */
+static int load_file(Config *c, const char *root, const char *rel, bool must_exist, char **ret_error_line)
 {
-        _cleanup_free_ char *data = NULL;
-        int r = read_full_file(path, 1024 * 1024, &data, NULL);
+        _cleanup_free_ char *data = NULL, *joined = root ? path_join_root(root, rel) : NULL;
+        const char *path = root ? joined : rel;
+        if (!path)
+                return -ENOMEM;
+        int r = root ? read_full_file_in_root(root, rel, 0, CONFIG_FILE_MAX, &data, NULL)
+                     : read_full_file(rel, CONFIG_FILE_MAX, &data, NULL);
         if (r == -ENOENT && !must_exist)
                 return 0;
+        if (r == -EINVAL)
+                return asprintf(ret_error_line, "%s is not a regular file", path) < 0 ? -ENOMEM : r;
+        if (r == -EFBIG)
+                return asprintf(ret_error_line, "%s: larger than %d MiB, the limit for a configuration file", path,
+                                CONFIG_FILE_MAX / (1024 * 1024)) < 0
+                               ? -ENOMEM
+                               : r;
         if (r < 0)
                 return asprintf(ret_error_line, "%s: %s", path, strerror(-r)) < 0 ? -ENOMEM : r;
 
@@ -152,6 +170,11 @@ static int load_file(Config *c, const char *path, bool must_exist, char **ret_er
                 if (nl)
                         *nl = 0;
                 line++;
+                if (strlen(p) > CONFIG_LINE_MAX)
+                        return asprintf(ret_error_line, "%s:%u: line longer than %d bytes, the limit", path, line,
+                                        CONFIG_LINE_MAX) < 0
+                                       ? -ENOMEM
+                                       : -E2BIG;
                 char *l = strip(p);
                 p = nl ? nl + 1 : NULL;
                 if (!*l || *l == '#' || *l == ';')
@@ -194,6 +217,11 @@ static int load_file(Config *c, const char *path, bool must_exist, char **ret_er
                 r = set_value(c, k, value);
                 if (r == -ENOMEM)
                         return r;
+                if (r < 0 && keys[k].type == CT_PATH)
+                        return asprintf(ret_error_line, "%s:%u: %s= needs an absolute path, not '%s'", path, line, key,
+                                        value) < 0
+                                       ? -ENOMEM
+                                       : -EINVAL;
                 if (r < 0)
                         return asprintf(ret_error_line, "%s:%u: invalid value '%s' for %s=", path, line, value, key) < 0
                                        ? -ENOMEM
@@ -214,27 +242,42 @@ static int filter_conf(const struct dirent *d)
 int config_load(Config *c, const char *root, const char *explicit_path, char **ret_error_line)
 {
         *ret_error_line = NULL;
-        _cleanup_free_ char *main_path = explicit_path ? strdup(explicit_path)
-                                                       : path_join_root(root, SYSCONFDIR "/kernelkeeper.conf");
-        if (!main_path)
-                return -ENOMEM;
-        int r = load_file(c, main_path, explicit_path != NULL, ret_error_line);
+        /* --config FILE is a host path; the default one is in the tree and resolved inside it */
+        const char *main_path = explicit_path ? explicit_path : SYSCONFDIR "/kernelkeeper.conf";
+        const char *in = explicit_path ? NULL : root;
+        int r = load_file(c, in, main_path, explicit_path != NULL, ret_error_line);
         if (r < 0)
                 return r;
 
-        _cleanup_free_ char *dir = NULL;
+        _cleanup_free_ char *dir = NULL, *host_dir = NULL;
         if (asprintf(&dir, "%s.d", main_path) < 0)
                 return -ENOMEM;
+        if (in) {
+                r = chase_in_root(in, dir, 0, &host_dir);
+                if (r == -ENOENT)
+                        return 0; /* no drop-in directory */
+                if (r < 0)
+                        return asprintf(ret_error_line, "%s%s: %s", root_is_host(in) ? "" : in, dir, strerror(-r)) < 0
+                                       ? -ENOMEM
+                                       : r;
+        }
         struct dirent **names = NULL;
-        int n = scandir(dir, &names, filter_conf, alphasort);
-        if (n < 0)
-                return 0; /* no drop-in directory */
+        const char *shown = in ? host_dir : dir;
+        int n = scandir(shown, &names, filter_conf, alphasort);
+        if (n < 0) {
+                r = -errno;
+                if (r == -ENOENT)
+                        return 0; /* no drop-in directory */
+                if (r == -ENOTDIR)
+                        return asprintf(ret_error_line, "%s is not a directory", shown) < 0 ? -ENOMEM : r;
+                return asprintf(ret_error_line, "%s: %s", shown, strerror(-r)) < 0 ? -ENOMEM : r;
+        }
         for (int i = 0; i < n; i++) {
                 _cleanup_free_ char *path = NULL;
                 if (r >= 0 && asprintf(&path, "%s/%s", dir, names[i]->d_name) < 0)
                         r = -ENOMEM;
                 if (r >= 0)
-                        r = load_file(c, path, true, ret_error_line);
+                        r = load_file(c, in, path, true, ret_error_line);
                 free(names[i]);
         }
         free(names);

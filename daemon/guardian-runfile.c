@@ -41,15 +41,9 @@ static unsigned long long process_start_ticks(pid_t pid)
 static int runfile_path(const Context *ctx, bool create, char **ret)
 {
         _cleanup_free_ char *dir = NULL;
-        if (create) {
-                _cleanup_free_ char *joined = path_join_root(ctx->root, RUN_DIR);
-                if (!joined)
-                        return -ENOMEM;
-                int r = mkdir_p(joined, 0755);
-                if (r < 0)
-                        return r;
-        }
-        int r = chase_in_root(ctx->root, RUN_DIR, 0, &dir);
+        /* inside the tree: a link to a host directory is followed inside it */
+        int r = create ? mkdir_in_root(ctx->root, RUN_DIR, 0755, &dir)
+                       : chase_in_root(ctx->root, RUN_DIR, 0, &dir);
         if (r < 0)
                 return r;
         return asprintf(ret, "%s/daemon.json", dir) < 0 ? -ENOMEM : 0;
@@ -70,7 +64,7 @@ int guardian_runfile_write(const Context *ctx, const char *menu_path)
                 return log_oom();
         r = write_file_atomic(path, text, strlen(text), 0644, 0);
         if (r < 0)
-                return log_error_errno(r, "Cannot write %s: %m", path);
+                return log_file_error(r, "write", path);
         return 0;
 }
 
@@ -83,12 +77,13 @@ void guardian_runfile_remove(const Context *ctx)
 
 int guardian_runfile_query(const Context *ctx, json_t **ret)
 {
-        _cleanup_free_ char *path = NULL, *data = NULL;
+        _cleanup_free_ char *data = NULL;
         json_t *info = json_pack("{s:b}", "running", 0);
         if (!info)
                 return -ENOMEM;
         size_t size;
-        if (runfile_path(ctx, false, &path) < 0 || read_full_file(path, 64 * 1024, &data, &size) < 0) {
+        if (read_full_file_in_root(ctx->root, RUN_DIR "/daemon.json", CHASE_NOFOLLOW_LAST, 64 * 1024, &data,
+                                   &size) < 0) {
                 *ret = info;
                 return 0;
         }

@@ -2,16 +2,37 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <systemd/sd-journal.h>
 
 #include "daemon/log.h"
 
 static int max_level = LOG_INFO;
 static bool to_journal;
+static char *last_error;
+
+/* systemd.exec(5): $JOURNAL_STREAM is "DEVICE:INODE" of the stream systemd connected to the
+ * journal. It is inherited by everything the service runs, so only a stderr that still is that
+ * stream counts (as systemd's own log.c checks it). */
+static bool stderr_is_journal(void)
+{
+        const char *e = getenv("JOURNAL_STREAM");
+        if (!e)
+                return false;
+        size_t n_dev = strspn(e, "0123456789");
+        const char *i = e + n_dev + 1;
+        if (n_dev == 0 || e[n_dev] != ':' || strspn(i, "0123456789") == 0 || i[strspn(i, "0123456789")])
+                return false;
+        unsigned long long dev = strtoull(e, NULL, 10), ino = strtoull(i, NULL, 10);
+        struct stat st;
+        if (fstat(STDERR_FILENO, &st) < 0)
+                return false;
+        return (unsigned long long) st.st_dev == dev && (unsigned long long) st.st_ino == ino;
+}
 
 void log_setup(void)
 {
-        to_journal = getenv("JOURNAL_STREAM") || getenv("INVOCATION_ID");
+        to_journal = stderr_is_journal();
         const char *e = getenv("KERNELKEEPER_LOG_LEVEL");
         if (e && streq(e, "debug"))
                 max_level = LOG_DEBUG;
@@ -20,6 +41,16 @@ void log_setup(void)
 void log_force_stderr(void)
 {
         to_journal = false;
+}
+
+bool log_to_journal(void)
+{
+        return to_journal;
+}
+
+const char *log_last_error(void)
+{
+        return last_error;
 }
 
 void log_set_max_level(int level)
@@ -35,6 +66,13 @@ int log_get_max_level(void)
 static void emit(int level, int error, const char *file, int line, const char *message_id,
                  const char *const *fields, const char *msg)
 {
+        if (level <= LOG_ERR) {
+                char *copy = strdup(msg);
+                if (copy) {
+                        free(last_error);
+                        last_error = copy;
+                }
+        }
         if (!to_journal) {
                 fprintf(stderr, "kernelkeeper: %s\n", msg);
                 return;

@@ -1,16 +1,22 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <syslog.h>
 
 #include "common/macro.h"
 
-/* Logging lives in daemon/ only: to the journal when started by systemd (JOURNAL_STREAM or
- * INVOCATION_ID set), to stderr otherwise. Libraries return errors; the daemon logs them once. */
+/* Logging lives in daemon/ only: to the journal when stderr is the journal stream systemd set up
+ * (JOURNAL_STREAM names stderr's device:inode), to stderr otherwise. Libraries return errors; the
+ * daemon logs them once. */
 void log_setup(void);
 void log_set_max_level(int level);
 int log_get_max_level(void);
 void log_force_stderr(void);
+bool log_to_journal(void);
+/* The text of the last message logged at LOG_ERR or above, NULL if none: the one error line a
+ * failed command reports (cli_run repeats it in --json output). */
+const char *log_last_error(void);
 
 int log_internal(int level, int error, const char *file, int line, const char *fmt, ...) _printf_(5, 6);
 
@@ -35,3 +41,10 @@ int log_event(int level, const char *message_id, const char *const *fields, cons
 #define KK_MESSAGE_USERDATA_RAN "9a3c1f0e5b7d4c2a8e6f1d3b5a7c9e04"
 
 #define log_oom() log_error_errno(ENOMEM, "Out of memory")
+
+/* The one line for an error of the file helpers (read_full_file*(), open_in_root(),
+ * write_file_atomic()), for which -EINVAL means "not a regular file" (a FIFO, a directory, a link
+ * where none may be): "Cannot ACTION PATH: %m" otherwise. */
+#define log_file_error(r, action, path)                                                                  \
+        ((r) == -EINVAL ? log_error_errno((r), "%s is not a regular file", (path))                     \
+                        : log_error_errno((r), "Cannot %s %s: %m", (action), (path)))

@@ -16,6 +16,53 @@ static int keep_boot_order(const Context *ctx, const LoadedMenu *lm, MenuLst *m,
         return menu_write_boot_order(ctx, lm, m, map[info->default_entry], fb, info->n_fallback, NULL);
 }
 
+/* The entry's menu.lst lines, every value checked by the menulst library; a value that cannot go
+ * into menu.lst is logged and gives -EINVAL. */
+static int new_entry_lines(const NewEntry *e, char ***ret_lines)
+{
+        const struct {
+                const char *option;
+                MenuValueKind kind;
+                const char *value;
+                bool required;
+        } values[] = {
+                { "--title", MENU_VALUE_TITLE, e->title, true },
+                { "--kernel", MENU_VALUE_PATH, e->kernel, true },
+                { "--initrd", MENU_VALUE_PATH, e->initrd, false },
+                { "--args", MENU_VALUE_ARGS, e->args, false },
+                { "--root-device", MENU_VALUE_ROOT_DEVICE, e->root_device, false },
+        };
+        const char *why;
+        for (size_t i = 0; i < ELEMENTSOF(values); i++) {
+                if (!values[i].value && values[i].required)
+                        return log_error_errno(EINVAL, "'menu add' needs %s", values[i].option);
+                if (values[i].value && menulst_check_value(values[i].kind, values[i].value, &why) < 0)
+                        return log_error_errno(EINVAL, "%s %s", values[i].option, why);
+        }
+
+        _cleanup_strv_free_ char **lines = NULL;
+        int r = strv_pushf(&lines, "title %s", e->title);
+        if (r >= 0 && e->root_device)
+                r = strv_pushf(&lines, "root %s", e->root_device);
+        if (r >= 0)
+                r = strv_pushf(&lines, "kernel %s%s%s", e->kernel, e->args ? " " : "", e->args ? e->args : "");
+        if (r >= 0 && e->initrd)
+                r = strv_pushf(&lines, "initrd %s", e->initrd);
+        if (r < 0)
+                return log_oom();
+        for (char **l = lines; *l; l++)
+                if (menulst_check_value(MENU_VALUE_LINE, *l, &why) < 0)
+                        return log_error_errno(EINVAL, "The new '%.*s' line %s", (int) strcspn(*l, " "), *l, why);
+        *ret_lines = TAKE_PTR(lines);
+        return 0;
+}
+
+int menu_check_new_entry(const NewEntry *e)
+{
+        _cleanup_strv_free_ char **lines = NULL;
+        return new_entry_lines(e, &lines);
+}
+
 static bool streq_null(const char *a, const char *b)
 {
         return a == b || (a && b && streq(a, b));
@@ -29,11 +76,12 @@ static bool same_entry(const MenuEntry *x, const NewEntry *e)
 
 int menu_add_entry(const Context *ctx, const NewEntry *e)
 {
-        if (!e->title || !e->kernel || strchr(e->title, '\n') || strchr(e->kernel, ' ') ||
-            (e->args && strchr(e->args, '\n')) || (e->initrd && strchr(e->initrd, ' ')))
-                return log_error_errno(EINVAL, "'menu add' needs --title and --kernel (one line each, paths without blanks)");
+        _cleanup_strv_free_ char **lines = NULL;
+        int r = new_entry_lines(e, &lines);
+        if (r < 0)
+                return r;
         _cleanup_(loaded_menu_freep) LoadedMenu *lm = NULL;
-        int r = menu_load(ctx, &lm);
+        r = menu_load(ctx, &lm);
         if (r < 0)
                 return r;
         const MenuInfo *info = lm->info;
@@ -51,17 +99,6 @@ int menu_add_entry(const Context *ctx, const NewEntry *e)
                 return log_error_errno(EEXIST, "%s already has an entry titled '%s' (entry %zu) with another kernel, initrd, command line or root; a title must name one entry",
                                        lm->path, e->title, i);
         }
-
-        _cleanup_strv_free_ char **lines = NULL;
-        r = strv_pushf(&lines, "title %s", e->title);
-        if (r >= 0 && e->root_device)
-                r = strv_pushf(&lines, "root %s", e->root_device);
-        if (r >= 0)
-                r = strv_pushf(&lines, "kernel %s%s%s", e->kernel, e->args ? " " : "", e->args ? e->args : "");
-        if (r >= 0 && e->initrd)
-                r = strv_pushf(&lines, "initrd %s", e->initrd);
-        if (r < 0)
-                return log_oom();
 
         _cleanup_(menulst_freep) MenuLst *m = menulst_copy(lm->menu);
         if (!m)

@@ -11,4 +11,7 @@ typedef struct NewEntry {
 /* Adds or removes an entry and renumbers default/fallback (or the 'default' file) so GRUB boots
  * the same entries as before. Removing the default or a fallback is refused. Logs its errors. */
 int menu_add_entry(const Context *ctx, const NewEntry *e);
+/* Checks every value of e as menu_add_entry() does, before anything is read: -EINVAL (logged) for
+ * a missing --title/--kernel or a value that cannot go into menu.lst. */
+int menu_check_new_entry(const NewEntry *e);
 int menu_remove_entry(const Context *ctx, const char *selector);

@@ -27,9 +27,10 @@ static int detect_separate_boot(const Context *ctx)
 {
         if (ctx->config.separate_boot >= 0)
                 return ctx->config.separate_boot;
-        _cleanup_free_ char *boot = path_join_root(ctx->root, "/boot");
+        _cleanup_free_ char *boot = NULL;
         struct stat a, b;
-        if (!boot || stat(root_is_host(ctx->root) ? "/" : ctx->root, &a) < 0 || stat(boot, &b) < 0)
+        if (chase_in_root(ctx->root, "/boot", 0, &boot) < 0 ||
+            stat(root_is_host(ctx->root) ? "/" : ctx->root, &a) < 0 || stat(boot, &b) < 0)
                 return false;
         return a.st_dev != b.st_dev;
 }
@@ -60,23 +61,20 @@ int menu_load(const Context *ctx, LoadedMenu **ret)
                 return log_oom();
         const char *mp = ctx->config.menu_path;
 
-        int r = chase_in_root(ctx->root, mp, 0, &lm->path);
-        if (r < 0) {
-                _cleanup_free_ char *shown = path_join_root(ctx->root, mp);
-                return log_error_errno(r, "Cannot read %s: %m", shown ? shown : mp);
-        }
-        _cleanup_close_ int fd = open(lm->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        _cleanup_free_ char *shown = path_join_root(ctx->root, mp);
+        if (!shown)
+                return log_oom();
+        /* O_NONBLOCK inside: a FIFO there is refused instead of hanging every command */
+        _cleanup_close_ int fd = open_in_root(ctx->root, mp, 0, O_RDONLY, 0, &lm->path);
         if (fd < 0)
-                return log_error_errno(errno, "Cannot read %s: %m", lm->path);
+                return log_file_error(fd, "read", shown);
         if (fstat(fd, &lm->st) < 0)
                 return log_error_errno(errno, "Cannot stat %s: %m", lm->path);
-        r = read_full_fd(fd, MENULST_MAX_SIZE, &lm->data, &lm->size);
+        int r = read_full_fd(fd, MENULST_MAX_SIZE, &lm->data, &lm->size);
         if (r == -EFBIG)
                 return log_error_errno(r, "%s is larger than 1 MiB, refusing to treat it as a menu", lm->path);
-        if (r == -EINVAL)
-                return log_error_errno(r, "%s is not a regular file", lm->path);
         if (r < 0)
-                return log_error_errno(r, "Cannot read %s: %m", lm->path);
+                return log_file_error(r, "read", lm->path);
 
         r = menulst_parse(lm->data, lm->size, &lm->menu);
         if (r == -EBADMSG)
@@ -84,13 +82,26 @@ int menu_load(const Context *ctx, LoadedMenu **ret)
         if (r < 0)
                 return log_error_errno(r, "Cannot parse %s: %m", lm->path);
 
-        /* GRUB looks for 'default' in the directory menu.lst was read from */
-        char *slash = strrchr(lm->path, '/');
-        if (asprintf(&lm->default_path, "%.*s/default", (int) (slash - lm->path), lm->path) < 0)
+        /* GRUB looks for 'default' in the directory menu.lst was read from; like every path it resolves
+         * inside the tree (a link there is followed as GRUB would, but never out of the tree) */
+        _cleanup_free_ char *rel_default = NULL;
+        const char *rel = path_skip_root(ctx->root, lm->path), *slash = rel ? strrchr(rel, '/') : NULL;
+        if (!slash || asprintf(&rel_default, "%.*s/default", (int) (slash - rel), rel) < 0)
                 return log_oom();
-        r = read_full_file(lm->default_path, 4096, &lm->default_data, &lm->default_size);
-        if (r < 0 && r != -ENOENT && r != -EFBIG)
-                return log_error_errno(r, "Cannot read %s: %m", lm->default_path);
+        r = chase_in_root(ctx->root, rel_default, CHASE_NONEXISTENT, &lm->default_path);
+        if (r < 0 && r != -ENOENT)
+                return log_error_errno(r, "Cannot resolve %s/default: %m", lm->path);
+        if (r == -ENOENT) {
+                /* a link into a directory that is not there: read as no file; a write refuses the link */
+                if (asprintf(&lm->default_path, "%.*s/default", (int) (strrchr(lm->path, '/') - lm->path),
+                             lm->path) < 0)
+                        return log_oom();
+        } else {
+                r = read_full_file_in_root(ctx->root, rel_default, 0, 4096, &lm->default_data,
+                                           &lm->default_size);
+                if (r < 0 && r != -ENOENT && r != -EFBIG)
+                        return log_file_error(r, "read", lm->default_path);
+        }
 
         lm->fs = (MenuFs){
                 .root = ctx->root,
@@ -101,6 +112,15 @@ int menu_load(const Context *ctx, LoadedMenu **ret)
         if (r < 0)
                 return log_error_errno(r, "Cannot evaluate %s: %m", lm->path);
         *ret = TAKE_PTR(lm);
+        return 0;
+}
+
+int menu_check_default_writable(const LoadedMenu *lm)
+{
+        struct stat st;
+        if (lstat(lm->default_path, &st) >= 0 && !S_ISREG(st.st_mode))
+                return log_error_errno(EINVAL, "Cannot write %s: not a regular file; nothing was changed",
+                                       lm->default_path);
         return 0;
 }
 

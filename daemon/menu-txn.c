@@ -13,7 +13,6 @@
 #include "daemon/state.h"
 
 #define TXN_FILE "menu-txn.json"
-#define LOCK_FILE "lock"
 #define LOCK_WAIT_TRIES 100 /* x 100 ms */
 
 WriteFlags boot_write_flags(const Context *ctx)
@@ -21,30 +20,48 @@ WriteFlags boot_write_flags(const Context *ctx)
         return WRITE_KEEP_PREV | WRITE_MODE_FROM_OLD | (ctx->config.freeze_boot ? WRITE_FREEZE : WRITE_SYNCFS);
 }
 
+/* The directory menu.lst is configured in: it is there whenever there is a menu to protect, and
+ * locking it creates nothing (a refused command leaves the tree exactly as it was). */
+static int lock_dir(const Context *ctx, char **ret)
+{
+        _cleanup_free_ char *dir = strdup(ctx->config.menu_path);
+        if (!dir)
+                return -ENOMEM;
+        char *slash = strrchr(dir, '/');
+        if (slash == dir)
+                slash[1] = 0;
+        else if (slash)
+                *slash = 0;
+        return chase_in_root(ctx->root, dir, 0, ret);
+}
+
 int writers_lock(const Context *ctx, bool wait, int *ret_fd)
 {
-        _cleanup_free_ char *dir = NULL, *path = NULL;
-        int r = state_dir_create(ctx, &dir);
+        _cleanup_free_ char *dir = NULL;
+        int r = lock_dir(ctx, &dir);
+        if (r == -ENOENT || r == -ENOTDIR) {
+                /* no menu directory: nothing under /boot to protect, the command fails or only
+                 * touches the state */
+                *ret_fd = -EBADF;
+                return 0;
+        }
         if (r < 0)
-                return log_error_errno(r, "Cannot create the state directory %s: %m; nothing was changed",
-                                       ctx->config.state_dir);
-        if (asprintf(&path, "%s/" LOCK_FILE, dir) < 0)
-                return log_oom();
-        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0600);
+                return log_error_errno(r, "Cannot resolve the directory of %s: %m", ctx->config.menu_path);
+        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
-                return log_error_errno(errno, "Cannot open %s: %m; nothing was changed", path);
+                return log_error_errno(errno, "Cannot open %s: %m; nothing was changed", dir);
         for (unsigned i = 0;; i++) {
                 if (flock(fd, LOCK_EX | LOCK_NB) == 0)
                         break;
                 if (errno == EINTR)
                         continue;
                 if (errno != EWOULDBLOCK)
-                        return log_error_errno(errno, "Cannot lock %s: %m; nothing was changed", path);
+                        return log_error_errno(errno, "Cannot lock %s: %m; nothing was changed", dir);
                 if (!wait)
                         return -EBUSY;
                 if (i == LOCK_WAIT_TRIES)
-                        return log_error_errno(EBUSY, "Another kernelkeeper process has been writing for 10 s (%s is locked); nothing was changed, try again",
-                                               path);
+                        return log_error_errno(EBUSY, "Another kernelkeeper process has been writing for 10 s (it holds the lock on %s); nothing was changed, try again",
+                                               dir);
                 (void) usleep(100 * 1000);
         }
         *ret_fd = TAKE_FD(fd);
@@ -74,18 +91,11 @@ bool menu_txn_pending(const Context *ctx)
         return txn_path(ctx, false, &path) >= 0 && access(path, F_OK) >= 0;
 }
 
-/* host path <-> path inside the root, so a record stays valid for the tree it was made in */
+/* the path inside the root, so a record stays valid for the tree it was made in */
 static char *to_inroot(const Context *ctx, const char *host)
 {
-        if (root_is_host(ctx->root))
-                return strdup(host);
-        _cleanup_free_ char *prefix = path_join_root(ctx->root, "/");
-        if (!prefix)
-                return NULL;
-        size_t l = strlen(prefix) - 1; /* keep the '/' */
-        if (!strneq(host, prefix, l) || host[l] != '/')
-                return NULL;
-        return strdup(host + l);
+        const char *p = path_skip_root(ctx->root, host);
+        return p ? strdup(p) : NULL;
 }
 
 static char *hex_encode(const char *data, size_t size)
@@ -205,8 +215,12 @@ int menu_txn_recover(const Context *ctx)
                 return 0;
         if (r < 0)
                 return log_error_errno(r, "Cannot resolve the state directory %s: %m", ctx->config.state_dir);
+        _cleanup_free_ char *rel = NULL;
+        if (asprintf(&rel, "%s/" TXN_FILE, ctx->config.state_dir) < 0)
+                return log_oom();
         size_t size;
-        r = read_full_file(path, 8 * MENULST_MAX_SIZE, &text, &size);
+        /* kernelkeeper's own file: a link there is refused, never followed */
+        r = read_full_file_in_root(ctx->root, rel, CHASE_NOFOLLOW_LAST, 8 * MENULST_MAX_SIZE, &text, &size);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)

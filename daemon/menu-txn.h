@@ -6,7 +6,7 @@
 #include "menulst/menulst.h"
 
 /* Writes under /boot that take more than one rename, and the lock that serialises kernelkeeper's
- * own writers.
+ * own writers (commands, kernel hooks, the daemon).
  *
  * A multi-file write (menu.lst and the 'default' file under `default saved`; later the trial's
  * grubenv) is a list of steps, each one write_file_atomic() of one file. Before the first rename
@@ -27,9 +27,10 @@ typedef struct MenuTxnStep {
 /* How every file under /boot is written: PATH.kk-prev kept, mode/owner kept, synced for GRUB. */
 WriteFlags boot_write_flags(const Context *ctx);
 
-/* Takes the exclusive lock STATE_DIR/lock (creating the directory). wait: retry for ~10 s, then
- * fail with one error line; !wait: -EBUSY at once when another writer holds it (not logged).
- * *ret_fd holds the lock until closed. */
+/* Takes the writers' lock: flock() on the directory of the configured menu.lst (no file is created,
+ * so a refused command changes nothing; without that directory there is nothing under /boot to
+ * protect and *ret_fd is -EBADF). wait: retry for ~10 s, then fail with one error line; !wait:
+ * -EBUSY at once when another writer holds it (not logged). *ret_fd holds the lock until closed. */
 int writers_lock(const Context *ctx, bool wait, int *ret_fd);
 
 /* What every mutating operation does first: writers_lock(), removes our stale temp files (menu.lst's

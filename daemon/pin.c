@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <stdarg.h>
 #include <string.h>
 
 #include "common/macro.h"
@@ -18,14 +19,21 @@ void pin_done(Pin *p)
 int pin_from_state(json_t *state, Pin *ret)
 {
         json_t *j = json_object_get(state, "pin");
+        if (!j)
+                return -ENOENT;
+        /* state_load() refuses wrong types; a pin that is there but unreadable is never "no pin" */
         const char *d = json_string_value(json_object_get(j, "default"));
         if (!d)
-                return -ENOENT;
+                return -EBADMSG;
         Pin p = {};
         if (!(p.default_sel = strdup(d)))
                 return -ENOMEM;
         json_t *fb = json_object_get(j, "fallback");
-        if (json_is_array(fb)) {
+        if (fb && !json_is_array(fb)) {
+                pin_done(&p);
+                return -EBADMSG;
+        }
+        if (fb) {
                 if (!(p.fallback_sels = calloc(1, sizeof(char *)))) {
                         pin_done(&p);
                         return -ENOMEM;
@@ -57,13 +65,32 @@ int pin_to_state(json_t *state, const Pin *p)
         return json_object_set_new(state, "pin", j) < 0 ? -ENOMEM : 0;
 }
 
-static int resolve(const LoadedMenu *lm, const char *sel, int *ret)
+/* A problem with the pin itself when the caller words it (ret_problem given): one sentence that
+ * names the selector by its place, never by its text (it may come from user data). Returns r. */
+static int quiet_problem(char **ret_problem, int r, const char *fmt, ...) _printf_(3, 4);
+static int quiet_problem(char **ret_problem, int r, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        if (vasprintf(ret_problem, fmt, ap) < 0)
+                *ret_problem = NULL;
+        va_end(ap);
+        return r;
+}
+
+/* what: "default" or "fallback N". Without ret_problem the error is logged quoting the selector
+ * the administrator typed. */
+static int resolve(const LoadedMenu *lm, const char *sel, const char *what, char **ret_problem, int *ret)
 {
         MenuSelectError e;
         int r = menulst_select(lm->info, sel, &e, ret);
         if (r >= 0)
                 return 0;
-        if (e == MENU_SELECT_AMBIGUOUS)
+        bool several = e == MENU_SELECT_AMBIGUOUS;
+        if (ret_problem)
+                return quiet_problem(ret_problem, several ? r : -ENOENT, "the pin's %s selector matches %s of %s",
+                                     what, several ? "several entries" : "no entry", lm->path);
+        if (several)
                 return log_error_errno(r, "'%s' matches several entries of %s; use title=, kernel= or release=", sel,
                                        lm->path);
         return log_error_errno(ENOENT, "No entry of %s matches '%s'", lm->path, sel);
@@ -80,7 +107,7 @@ static void format_list(char *buf, size_t size, const int *l, size_t n)
 
 /* check_only: resolve and validate everything, write nothing (outcome: what a write would do) */
 static int enforce(const Context *ctx, const Pin *pin, bool check_only, PinOutcome *ret_outcome, char **ret_summary,
-                   LoadedMenu **ret_seen)
+                   LoadedMenu **ret_seen, char **ret_problem)
 {
         _cleanup_(loaded_menu_freep) LoadedMenu *lm = NULL;
         int r = menu_load(ctx, &lm);
@@ -90,18 +117,26 @@ static int enforce(const Context *ctx, const Pin *pin, bool check_only, PinOutco
 
         int want_default, want_fb[MENULST_MAX_FALLBACK];
         size_t n_fb = 0;
-        r = resolve(lm, pin->default_sel, &want_default);
+        r = resolve(lm, pin->default_sel, "default", ret_problem, &want_default);
         if (r < 0)
                 return r;
         for (char **s = pin->fallback_sels; s && *s; s++) {
+                char what[32];
+                snprintf(what, sizeof what, "fallback %zu", n_fb + 1);
                 int idx;
-                r = resolve(lm, *s, &idx);
+                r = resolve(lm, *s, what, ret_problem, &idx);
                 if (r < 0)
                         return r;
                 if (idx == want_default)
-                        return log_error_errno(EINVAL, "Fallback '%s' is the pinned default itself", *s);
+                        return ret_problem ? quiet_problem(ret_problem, -EINVAL,
+                                                           "the pin's %s selector is the pinned default itself", what)
+                                           : log_error_errno(EINVAL, "Fallback '%s' is the pinned default itself", *s);
                 if (n_fb == MENULST_MAX_FALLBACK)
-                        return log_error_errno(E2BIG, "GRUB takes at most %d fallback entries", MENULST_MAX_FALLBACK);
+                        return ret_problem ? quiet_problem(ret_problem, -E2BIG,
+                                                           "GRUB takes at most %d fallback entries",
+                                                           MENULST_MAX_FALLBACK)
+                                           : log_error_errno(E2BIG, "GRUB takes at most %d fallback entries",
+                                                             MENULST_MAX_FALLBACK);
                 want_fb[n_fb++] = idx;
         }
 
@@ -122,6 +157,9 @@ static int enforce(const Context *ctx, const Pin *pin, bool check_only, PinOutco
         if (r < 0)
                 return log_oom();
         if (problems && problems[0]) {
+                if (ret_problem)
+                        return quiet_problem(ret_problem, -ENOENT, "the pinned entry cannot boot, menu left as it is: %s",
+                                             problems[0]);
                 const char *fields[] = { "KK_PIN_DEFAULT=", NULL };
                 _cleanup_free_ char *f = NULL;
                 if (asprintf(&f, "KK_PIN_DEFAULT=%s", pin->default_sel) >= 0)
@@ -131,6 +169,10 @@ static int enforce(const Context *ctx, const Pin *pin, bool check_only, PinOutco
                 return -ENOENT;
         }
         if (check_only) {
+                /* under `default saved` the default file is what changes */
+                r = info->default_saved ? menu_check_default_writable(lm) : 0;
+                if (r < 0)
+                        return r;
                 *ret_outcome = PIN_RESTORED;
                 return 0;
         }
@@ -155,12 +197,12 @@ static int enforce(const Context *ctx, const Pin *pin, bool check_only, PinOutco
 }
 
 int pin_enforce(const Context *ctx, const Pin *pin, PinOutcome *ret_outcome, char **ret_summary,
-                LoadedMenu **ret_seen)
+                LoadedMenu **ret_seen, char **ret_problem)
 {
-        return enforce(ctx, pin, false, ret_outcome, ret_summary, ret_seen);
+        return enforce(ctx, pin, false, ret_outcome, ret_summary, ret_seen, ret_problem);
 }
 
-int pin_set(const Context *ctx, const Pin *pin, PinOutcome *ret_outcome, char **ret_summary)
+int pin_set(const Context *ctx, const Pin *pin, PinOutcome *ret_outcome, char **ret_summary, char **ret_problem)
 {
         _cleanup_close_ int lock = -EBADF;
         int r = writers_begin(ctx, true, &lock);
@@ -170,8 +212,10 @@ int pin_set(const Context *ctx, const Pin *pin, PinOutcome *ret_outcome, char **
         r = state_load(ctx, &state);
         if (r < 0)
                 return r;
+        _cleanup_free_ char *state_file = NULL;
+        bool had_state = state_path(ctx, &state_file) >= 0 && access(state_file, F_OK) >= 0;
         PinOutcome outcome;
-        r = enforce(ctx, pin, true, &outcome, NULL, NULL);
+        r = enforce(ctx, pin, true, &outcome, NULL, NULL, ret_problem);
         if (r < 0)
                 return r;
 
@@ -182,8 +226,8 @@ int pin_set(const Context *ctx, const Pin *pin, PinOutcome *ret_outcome, char **
         r = state_save(ctx, state);
         if (r < 0)
                 return r;
-        r = pin_enforce(ctx, pin, ret_outcome, ret_summary, NULL);
-        if (r < 0 && state_save(ctx, old) >= 0)
+        r = pin_enforce(ctx, pin, ret_outcome, ret_summary, NULL, ret_problem);
+        if (r < 0 && (had_state ? state_save(ctx, old) : unlink(state_file)) >= 0)
                 log_debug("The recorded pin was put back as it was");
         return r;
 }
@@ -223,7 +267,7 @@ int pin_reapply(const Context *ctx, PinOutcome *ret_outcome, char **ret_default_
         PinOutcome outcome;
         _cleanup_free_ char *summary = NULL;
         _cleanup_(loaded_menu_freep) LoadedMenu *seen = NULL;
-        r = pin_enforce(ctx, &pin, &outcome, &summary, ret_seen ? &seen : NULL);
+        r = pin_enforce(ctx, &pin, &outcome, &summary, ret_seen ? &seen : NULL, NULL);
         if (r < 0)
                 return r;
         if (outcome == PIN_RESTORED) {

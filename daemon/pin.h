@@ -13,7 +13,7 @@ typedef struct Pin {
 } Pin;
 
 void pin_done(Pin *p);
-/* -ENOENT if no pin is recorded */
+/* -ENOENT if no pin is recorded, -EBADMSG if the recorded one has the wrong JSON types */
 int pin_from_state(json_t *state, Pin *ret);
 int pin_to_state(json_t *state, const Pin *p);
 
@@ -26,14 +26,19 @@ typedef enum PinOutcome {
 /* Makes GRUB boot the pinned entries: resolves the selectors against the menu as it is now, changes
  * only default/fallback lines (or the 'default' file under `default saved`), verifies the result
  * and writes it. Logs its errors. ret_summary (may be NULL) gets "default 2->4, fallback [3]->[5]";
- * ret_seen (may be NULL) gets the menu as it was read, before any restore. */
+ * ret_seen (may be NULL) gets the menu as it was read, before any restore.
+ * Problems with the pin itself (a selector matches no entry or several, a fallback is the default,
+ * the pinned entry cannot boot) are logged quoting the selectors, as the administrator typed them;
+ * with ret_problem (selectors from user data) they are not logged: *ret_problem gets one sentence
+ * naming the selector by its place ("the pin's default selector matches no entry of ..."), never
+ * by its text, for the caller to log (it stays NULL for other errors, which are logged). */
 int pin_enforce(const Context *ctx, const Pin *pin, PinOutcome *ret_outcome, char **ret_summary,
-                LoadedMenu **ret_seen);
+                LoadedMenu **ret_seen, char **ret_problem);
 
 /* What `pin` does: takes the writers' lock (finishing an interrupted write), resolves and checks
  * the pin, records it in the state and only then makes GRUB boot it (pin_enforce()); when that
- * fails the old state is put back. Logs its errors. */
-int pin_set(const Context *ctx, const Pin *pin, PinOutcome *ret_outcome, char **ret_summary);
+ * fails the old state is put back. Logs its errors; ret_problem as for pin_enforce(). */
+int pin_set(const Context *ctx, const Pin *pin, PinOutcome *ret_outcome, char **ret_summary, char **ret_problem);
 
 /* What `pin --reapply` and the daemon both do: loads the state, enforces the recorded pin and, when
  * the menu had to be rewritten, logs KK_MESSAGE_PIN_RESTORED with the change and records it in the

@@ -19,58 +19,165 @@ char *now_iso8601(void)
         return strdup(buf);
 }
 
-static int state_dir(const Context *ctx, bool create, char **ret)
+#define STATE_FILE "state.json"
+
+/* ROOT/STATE_DIR/state.json for messages (resolution goes through chase_in_root()) */
+static char *state_shown(const Context *ctx)
 {
-        _cleanup_free_ char *joined = path_join_root(ctx->root, ctx->config.state_dir);
-        if (!joined)
-                return -ENOMEM;
-        if (create) {
-                int r = mkdir_p(joined, 0700);
-                if (r < 0)
-                        return r;
+        _cleanup_free_ char *dir = path_join_root(ctx->root, ctx->config.state_dir);
+        char *r = NULL;
+        if (!dir || asprintf(&r, "%s/" STATE_FILE, dir) < 0)
+                return NULL;
+        return r;
+}
+
+/* The types of what each subsystem keeps under its top-level key: one place, so that a state file
+ * edited by hand or damaged is refused as corrupt instead of read as "nothing recorded". Keys not
+ * listed here are left alone. Each check returns NULL or what is wrong. */
+static bool is_string_or_absent(json_t *o, const char *key)
+{
+        json_t *v = json_object_get(o, key);
+        return !v || json_is_string(v);
+}
+
+static bool is_array_of(json_t *a, bool (*check)(const json_t *))
+{
+        if (!json_is_array(a))
+                return false;
+        size_t i;
+        json_t *v;
+        json_array_foreach(a, i, v) if (!check(v)) return false;
+        return true;
+}
+
+static bool is_string(const json_t *v)
+{
+        return json_is_string(v);
+}
+
+static bool is_object(const json_t *v)
+{
+        return json_is_object(v);
+}
+
+static const char *check_pin(json_t *v)
+{
+        json_t *fb = json_object_get(v, "fallback");
+        if (!json_is_object(v) || !json_is_string(json_object_get(v, "default")) ||
+            !is_string_or_absent(v, "pinned_at"))
+                return "\"pin\" is not an object with a string \"default\"";
+        if (fb && !is_array_of(fb, is_string))
+                return "\"pin\".\"fallback\" is not an array of strings";
+        return NULL;
+}
+
+static const char *check_last_restore(json_t *v)
+{
+        if (!json_is_object(v) || !json_is_string(json_object_get(v, "at")) ||
+            !is_string_or_absent(v, "change"))
+                return "\"last_restore\" is not an object with a string \"at\"";
+        return NULL;
+}
+
+static const char *check_restores(json_t *v)
+{
+        return json_is_integer(v) && json_integer_value(v) >= 0 ? NULL : "\"restores\" is not a count";
+}
+
+static const char *check_userdata(json_t *v)
+{
+        if (!json_is_object(v))
+                return "\"userdata\" is not an object";
+        static const char *const strings[] = { "instance_id", "boot_id", "fetched_at", "error" };
+        for (size_t i = 0; i < ELEMENTSOF(strings); i++)
+                if (!is_string_or_absent(v, strings[i]))
+                        return "\"userdata\" holds a non-string id, time or error";
+        json_t *identity = json_object_get(v, "identity"), *parts = json_object_get(v, "parts"),
+               *runs = json_object_get(v, "runs");
+        if ((identity && !json_is_object(identity)) || (parts && !is_array_of(parts, is_object)))
+                return "\"userdata\".\"identity\" or \"parts\" has the wrong type";
+        if (runs && !json_is_object(runs))
+                return "\"userdata\".\"runs\" is not an object";
+        const char *hash;
+        json_t *run;
+        /* what decides whether a part runs again */
+        json_object_foreach(runs, hash, run) {
+                json_t *attempts = json_object_get(run, "attempts");
+                if (!json_is_object(run) || !json_is_string(json_object_get(run, "scope")) ||
+                    !json_is_string(json_object_get(run, "status")) ||
+                    (attempts && !json_is_integer(attempts)))
+                        return "a \"userdata\".\"runs\" record lacks a string scope and status";
         }
-        /* never follow a link out of the tree */
-        return chase_in_root(ctx->root, ctx->config.state_dir, create ? 0 : CHASE_NONEXISTENT, ret);
+        return NULL;
+}
+
+static const struct {
+        const char *key;
+        const char *(*check)(json_t *v);
+} owned_keys[] = {
+        { "pin", check_pin },
+        { "last_restore", check_last_restore },
+        { "restores", check_restores },
+        { "userdata", check_userdata },
+};
+
+static const char *state_check(json_t *state)
+{
+        for (size_t i = 0; i < ELEMENTSOF(owned_keys); i++) {
+                json_t *v = json_object_get(state, owned_keys[i].key);
+                const char *why = v ? owned_keys[i].check(v) : NULL;
+                if (why)
+                        return why;
+        }
+        return NULL;
 }
 
 int state_dir_create(const Context *ctx, char **ret_dir)
 {
-        return state_dir(ctx, true, ret_dir);
+        _cleanup_free_ char *dir = NULL;
+        int r = mkdir_in_root(ctx->root, ctx->config.state_dir, 0700, &dir);
+        if (r < 0)
+                return r;
+        *ret_dir = TAKE_PTR(dir);
+        return 0;
 }
 
 int state_path(const Context *ctx, char **ret_path)
 {
         _cleanup_free_ char *dir = NULL;
-        int r = state_dir(ctx, false, &dir);
+        int r = chase_in_root(ctx->root, ctx->config.state_dir, CHASE_NONEXISTENT, &dir);
         if (r < 0)
                 return r;
-        return asprintf(ret_path, "%s/state.json", dir) < 0 ? -ENOMEM : 0;
+        return asprintf(ret_path, "%s/" STATE_FILE, dir) < 0 ? -ENOMEM : 0;
 }
 
 int state_load(const Context *ctx, json_t **ret)
 {
-        _cleanup_free_ char *path = NULL, *data = NULL;
-        int r = state_path(ctx, &path);
-        if (r == -ENOENT) {
-                *ret = json_object();
-                return *ret ? 0 : -ENOMEM;
-        }
-        if (r < 0)
-                return log_error_errno(r, "Cannot resolve the state directory %s: %m", ctx->config.state_dir);
+        _cleanup_free_ char *rel = NULL, *data = NULL, *shown = state_shown(ctx);
+        if (!shown || asprintf(&rel, "%s/" STATE_FILE, ctx->config.state_dir) < 0)
+                return log_oom();
         size_t size;
-        r = read_full_file(path, 16 * 1024 * 1024, &data, &size);
+        /* kernelkeeper's own file: a link there is refused, never followed */
+        int r = read_full_file_in_root(ctx->root, rel, CHASE_NOFOLLOW_LAST, 16 * 1024 * 1024, &data, &size);
         if (r == -ENOENT) {
                 *ret = json_object();
                 return *ret ? 0 : -ENOMEM;
         }
         if (r < 0)
-                return log_error_errno(r, "Cannot read %s: %m", path);
+                return log_file_error(r, "read", shown);
+        /* the parser's message may quote the file: only the position is shown */
         json_error_t err;
         json_t *j = json_loadb(data, size, 0, &err);
-        if (!j || !json_is_object(j)) {
+        const char *why = !j ? NULL : !json_is_object(j) ? "not an object" : state_check(j);
+        if (!j)
+                r = log_error_errno(EBADMSG,
+                                    "%s is corrupt (not JSON at line %d, column %d); move it away to start afresh",
+                                    shown, err.line, err.column);
+        else if (why)
+                r = log_error_errno(EBADMSG, "%s is corrupt (%s); move it away to start afresh", shown, why);
+        if (r < 0) {
                 json_decref(j);
-                return log_error_errno(EBADMSG, "%s is corrupt (line %d: %s); move it away to start afresh", path,
-                                       err.line, j ? "not an object" : err.text);
+                return r;
         }
         *ret = j;
         return 0;
@@ -79,11 +186,14 @@ int state_load(const Context *ctx, json_t **ret)
 int state_save(const Context *ctx, json_t *state)
 {
         _cleanup_free_ char *dir = NULL, *path = NULL;
-        int r = state_dir(ctx, true, &dir);
-        if (r < 0)
-                return log_error_errno(r, "Cannot create the state directory %s: %m", ctx->config.state_dir);
+        int r = state_dir_create(ctx, &dir);
+        if (r < 0) {
+                _cleanup_free_ char *shown = path_join_root(ctx->root, ctx->config.state_dir);
+                return log_error_errno(r, "Cannot create the state directory %s: %m",
+                                       shown ? shown : ctx->config.state_dir);
+        }
         (void) chmod(dir, 0700);
-        if (asprintf(&path, "%s/state.json", dir) < 0)
+        if (asprintf(&path, "%s/" STATE_FILE, dir) < 0)
                 return log_oom();
         _cleanup_free_ char *text = json_dumps(state, JSON_INDENT(2) | JSON_SORT_KEYS);
         if (!text)
@@ -93,6 +203,6 @@ int state_save(const Context *ctx, json_t *state)
         r = write_file_atomic(path, text, n + 1, 0600, 0);
         text[n] = 0;
         if (r < 0)
-                return log_error_errno(r, "Cannot write %s: %m", path);
+                return log_file_error(r, "write", path);
         return 0;
 }

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "common/chase.h"
+#include "common/fd-util.h"
 #include "common/fileio.h"
 #include "common/macro.h"
 #include "daemon/log.h"
@@ -21,6 +22,8 @@
 /* after the script exits, output still queued in the pipe is read for at most this long; a
  * background process that keeps the pipe open must not hold the runner */
 #define DRAIN_MSEC 200
+/* the one descriptor besides 0-2 that crosses into a script: its own text, for the interpreter */
+#define SCRIPT_FD 3
 
 static long long now_msec(void)
 {
@@ -32,10 +35,10 @@ static long long now_msec(void)
 int userdata_boot_id(const Context *ctx, char **ret)
 {
         static const char rel[] = "/proc/sys/kernel/random/boot_id";
-        _cleanup_free_ char *in_tree = NULL, *data = NULL;
+        _cleanup_free_ char *data = NULL;
         int r = -ENOENT;
-        if (!root_is_host(ctx->root) && chase_in_root(ctx->root, rel, 0, &in_tree) >= 0)
-                r = read_full_file(in_tree, 128, &data, NULL);
+        if (!root_is_host(ctx->root))
+                r = read_full_file_in_root(ctx->root, rel, 0, 128, &data, NULL);
         /* /proc files claim size 0: read_full_file reads to EOF regardless */
         if (r == -ENOENT)
                 r = read_full_file(rel, 128, &data, NULL);
@@ -50,36 +53,33 @@ int userdata_boot_id(const Context *ctx, char **ret)
 
 int userdata_log_open(const Context *ctx, const char *instance_id, unsigned index, int *ret_fd, char **ret_path)
 {
-        _cleanup_free_ char *joined = path_join_root(ctx->root, ctx->config.log_dir), *dir = NULL, *path = NULL;
-        if (!joined)
-                return -ENOMEM;
-        int r = mkdir_p(joined, 0700);
+        _cleanup_free_ char *dir = NULL, *rel = NULL, *path = NULL;
+        /* inside the tree: a link to a host directory is followed inside it */
+        int r = mkdir_in_root(ctx->root, ctx->config.log_dir, 0700, &dir);
         if (r < 0)
-                return r;
-        if ((r = chase_in_root(ctx->root, ctx->config.log_dir, 0, &dir)) < 0)
                 return r;
         /* script output may echo secrets (cloud-init CVE-2021-3429, CVE-2023-1786): owner only, even if
          * the directory existed with looser bits */
         if (chmod(dir, 0700) < 0)
                 return negative_errno();
-        if (asprintf(&path, "%s/userdata-%s-%u.log", dir, instance_id, index) < 0)
+        if (asprintf(&rel, "%s/userdata-%s-%u.log", ctx->config.log_dir, instance_id, index) < 0)
                 return -ENOMEM;
-        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+        /* a link in place of the log is refused, never followed */
+        _cleanup_close_ int fd =
+                open_in_root(ctx->root, rel, CHASE_NOFOLLOW_LAST, O_WRONLY | O_CREAT | O_APPEND, 0600, &path);
         if (fd < 0)
+                return fd;
+        if (fchmod(fd, 0600) < 0)
                 return negative_errno();
-        if (fchmod(fd, 0600) < 0) {
-                r = negative_errno();
-                close(fd);
-                return r;
-        }
-        *ret_fd = fd;
+        *ret_fd = TAKE_FD(fd);
         *ret_path = TAKE_PTR(path);
         return 0;
 }
 
 /* The script is handed to the kernel from a sealed memfd: no copy of it is written to disk, and
  * nothing can change it between the hash and the exec. The fd stays open across exec (no
- * MFD_CLOEXEC) because the interpreter of a #! script opens it as /dev/fd/N. */
+ * MFD_CLOEXEC) because the interpreter of a #! script opens it as /dev/fd/N; the child makes it
+ * fd 3 (SCRIPT_FD). */
 static int script_fd(const UserDataPart *p)
 {
         _cleanup_close_ int fd = memfd_create("kernelkeeper-userdata", MFD_ALLOW_SEALING);
@@ -90,6 +90,14 @@ static int script_fd(const UserDataPart *p)
                 return r;
         if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
                 return negative_errno();
+        if (fd < SCRIPT_FD) {
+                /* started with 0-2 closed: keep it clear of the child's stdin/stdout/stderr */
+                int moved = fcntl(fd, F_DUPFD, SCRIPT_FD);
+                if (moved < 0)
+                        return negative_errno();
+                close(fd);
+                fd = moved;
+        }
         return TAKE_FD(fd);
 }
 
@@ -102,6 +110,14 @@ static _noreturn_ void child(const ScriptRun *run, int memfd, int out_fd, const 
         int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0 ||
             dup2(out_fd, STDERR_FILENO) < 0)
+                _exit(127);
+        /* a dup2() onto itself keeps the pipe's FD_CLOEXEC (when started with 0-2 closed) */
+        for (int i = STDIN_FILENO; i <= STDERR_FILENO; i++)
+                (void) fcntl(i, F_SETFD, 0);
+        /* Nothing else crosses the exec: everything kernelkeeper opens is close-on-exec already,
+         * and whatever a library opened without it (or a future descriptor we forget) is closed
+         * here. The memfd moves into place first (dup2() leaves the copy without FD_CLOEXEC). */
+        if ((memfd != SCRIPT_FD && dup2(memfd, SCRIPT_FD) < 0) || fd_close_from(SCRIPT_FD + 1) < 0)
                 _exit(127);
         if (chdir(run->cwd) < 0)
                 (void) chdir("/");
@@ -126,7 +142,7 @@ static _noreturn_ void child(const ScriptRun *run, int memfd, int out_fd, const 
         char name[64];
         snprintf(name, sizeof name, "userdata-part-%u", run->part->index);
         char *argv[] = { name, NULL };
-        fexecve(memfd, argv, envp);
+        fexecve(SCRIPT_FD, argv, envp);
         dprintf(STDERR_FILENO, "kernelkeeper: cannot execute user-data part %u: %s\n", run->part->index,
                 strerror(errno));
         _exit(127);

@@ -103,7 +103,7 @@ int userdata_record_started(const Context *ctx, const UserDataPart *p, const cha
 }
 
 int userdata_record_finished(const Context *ctx, const UserDataPart *p, const char *scope, const char *status,
-                             const ScriptOutcome *o)
+                             const ScriptOutcome *o, const char *note)
 {
         _cleanup_free_ char *now = now_iso8601();
         json_t *f = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s}", "index", (json_int_t) p->index, "type",
@@ -116,8 +116,10 @@ int userdata_record_finished(const Context *ctx, const UserDataPart *p, const ch
                 else
                         json_object_set_new(f, "exit_status", json_integer(o->exit_status));
                 if (o->timed_out)
-                        json_object_set_new(f, "note", json_string("timed out; its process group was killed"));
+                        note = "timed out; its process group was killed";
         }
+        if (f && note)
+                json_object_set_new(f, "note", json_string(note));
         return update_run(ctx, p, f, false);
 }
 

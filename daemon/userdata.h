@@ -58,11 +58,12 @@ const char *userdata_scope(UserDataFrequency f, const char *instance_id, const c
 RunDecision userdata_decide(json_t *state, const UserDataPart *p, const char *scope, unsigned *ret_attempt);
 
 /* Writes the "started" marker (before running) or the final record (after); each loads the state
- * afresh, changes only userdata.runs[hash] and saves, so other subsystems' keys survive. */
+ * afresh, changes only userdata.runs[hash] and saves, so other subsystems' keys survive. note (may
+ * be NULL): why it failed or was skipped, naming the part, never quoting it. */
 int userdata_record_started(const Context *ctx, const UserDataPart *p, const char *scope, unsigned attempt,
                             const char *log_path);
 int userdata_record_finished(const Context *ctx, const UserDataPart *p, const char *scope, const char *status,
-                             const ScriptOutcome *o);
+                             const ScriptOutcome *o, const char *note);
 /* Records what was fetched (instance, identity summary, the parts without bodies) for `show`. */
 int userdata_record_fetch(const Context *ctx, const char *instance_id, const char *boot_id, json_t *identity,
                           const UserData *u, const char *error);

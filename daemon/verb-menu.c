@@ -13,14 +13,9 @@
 
 static int print_json(json_t *j)
 {
-        if (!j)
-                return log_oom();
-        _cleanup_free_ char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        int r = cli_print_json(j);
         json_decref(j);
-        if (!s)
-                return log_oom();
-        puts(s);
-        return EXIT_OK;
+        return r;
 }
 
 static void print_entry_line(const char *label, const MenuEntry *e)
@@ -103,15 +98,19 @@ int verb_menu(Context *ctx, CliArgs *args)
 {
         const char *what = args->words[1] ? args->words[1] : "show";
         if (streq(what, "add")) {
-                if (cli_check_options(args, OPT_ENTRY, "menu add") < 0 || args->words[2]) {
+                if (cli_check_options(args, OPT_ENTRY, "menu add") < 0)
+                        return EXIT_USAGE;
+                if (args->words[2]) {
                         log_error("'menu add' takes --title, --kernel, --initrd, --args, --root-device, --first");
                         return EXIT_USAGE;
                 }
+                NewEntry e = { .title = args->title, .kernel = args->kernel, .initrd = args->initrd,
+                               .args = args->kargs, .root_device = args->root_device, .first = args->first };
+                if (menu_check_new_entry(&e) < 0)
+                        return EXIT_USAGE;
                 _cleanup_close_ int lock = -EBADF;
                 if (writers_begin(ctx, true, &lock) < 0)
                         return EXIT_PROBLEM;
-                NewEntry e = { .title = args->title, .kernel = args->kernel, .initrd = args->initrd,
-                               .args = args->kargs, .root_device = args->root_device, .first = args->first };
                 return menu_add_entry(ctx, &e) < 0 ? EXIT_PROBLEM : EXIT_OK;
         }
         if (cli_check_options(args, 0, "menu") < 0)

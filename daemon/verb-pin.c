@@ -57,7 +57,7 @@ int verb_pin(Context *ctx, CliArgs *args)
 
         PinOutcome outcome;
         _cleanup_free_ char *summary = NULL;
-        int r = pin_set(ctx, &pin, &outcome, &summary);
+        int r = pin_set(ctx, &pin, &outcome, &summary, NULL);
         if (r < 0)
                 return r;
         if (outcome == PIN_RESTORED)

@@ -22,11 +22,7 @@ int verb_status(Context *ctx, CliArgs *args)
         if (ctx->json) {
                 _cleanup_json_ json_t *out = json_pack("{s:O?, s:O?, s:I, s:O}", "pin", pin, "last_restore", last,
                                                        "restores", restores, "daemon", daemon);
-                _cleanup_free_ char *s = out ? json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-                if (!s)
-                        return log_oom();
-                puts(s);
-                return EXIT_OK;
+                return cli_print_json(out);
         }
         if (pin) {
                 printf("pin:          default %s\n", json_string_value(json_object_get(pin, "default")));

@@ -23,19 +23,19 @@ static void imds_log(int priority, const char *message, void *userdata)
  * lock lives in /run, so a reboot clears it; flock() is released when a runner dies. */
 static int take_lock(const Context *ctx, int *ret_fd)
 {
-        _cleanup_free_ char *joined = path_join_root(ctx->root, "/run/kernelkeeper"), *dir = NULL, *path = NULL;
-        if (!joined)
-                return log_oom();
-        int r = mkdir_p(joined, 0700);
-        if (r >= 0)
-                r = chase_in_root(ctx->root, "/run/kernelkeeper", 0, &dir);
-        if (r < 0)
-                return log_error_errno(r, "Cannot create %s: %m", joined);
+        _cleanup_free_ char *dir = NULL, *path = NULL;
+        int r = mkdir_in_root(ctx->root, "/run/kernelkeeper", 0700, &dir);
+        if (r < 0) {
+                _cleanup_free_ char *joined = path_join_root(ctx->root, "/run/kernelkeeper");
+                return log_error_errno(r, "Cannot create %s: %m", joined ? joined : "/run/kernelkeeper");
+        }
         if (asprintf(&path, "%s/userdata.lock", dir) < 0)
                 return log_oom();
-        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        _cleanup_close_ int fd =
+                open_in_root(ctx->root, "/run/kernelkeeper/userdata.lock", CHASE_NOFOLLOW_LAST, O_RDWR | O_CREAT,
+                             0600, NULL);
         if (fd < 0)
-                return log_error_errno(errno, "Cannot open %s: %m", path);
+                return log_file_error(fd, "open", path);
         if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
                 if (errno == EWOULDBLOCK)
                         return log_error_errno(EBUSY, "Another 'kernelkeeper userdata run' is in progress");
@@ -57,12 +57,8 @@ static bool cloud_init_enabled(const Context *ctx)
 {
         if (!exists_in_tree(ctx, "/usr/bin/cloud-init") || exists_in_tree(ctx, "/etc/cloud/cloud-init.disabled"))
                 return false;
-        _cleanup_free_ char *cmdline_path = NULL, *cmdline = NULL;
-        if (root_is_host(ctx->root))
-                cmdline_path = strdup("/proc/cmdline");
-        else
-                (void) chase_in_root(ctx->root, "/proc/cmdline", 0, &cmdline_path);
-        if (cmdline_path && read_full_file(cmdline_path, 64 * 1024, &cmdline, NULL) >= 0 &&
+        _cleanup_free_ char *cmdline = NULL;
+        if (read_full_file_in_root(ctx->root, "/proc/cmdline", 0, 64 * 1024, &cmdline, NULL) >= 0 &&
             strstr(cmdline, "cloud-init=disabled"))
                 return false;
         return true;
@@ -107,8 +103,9 @@ static int run_script(const Context *ctx, const UserDataPart *p, const char *ins
         _cleanup_free_ char *log_path = NULL, *shown_log = NULL;
         int r = userdata_log_open(ctx, instance_id, p->index, &log_fd, &log_path);
         if (r < 0)
-                return log_error_errno(r, "Cannot open the log of user-data part %u under %s: %m", p->index,
-                                       ctx->config.log_dir);
+                return log_error_errno(r, "Cannot open the log of user-data part %u under %s: %s", p->index,
+                                       ctx->config.log_dir,
+                                       r == -EINVAL ? "not a regular file" : strerror(-r));
         if (asprintf(&shown_log, "%s/userdata-%s-%u.log", ctx->config.log_dir, instance_id, p->index) < 0)
                 return log_oom();
         if ((r = userdata_record_started(ctx, p, scope, attempt, shown_log)) < 0)
@@ -123,14 +120,14 @@ static int run_script(const Context *ctx, const UserDataPart *p, const char *ins
                 .cwd = ctx->root,
                 .timeout_sec = ctx->config.script_timeout_sec,
                 .log_fd = log_fd,
-                .to_journal = getenv("JOURNAL_STREAM") || getenv("INVOCATION_ID"), /* as log.c decides */
+                .to_journal = log_to_journal(), /* where our own messages go */
         };
         ScriptOutcome o;
         r = userdata_script_exec(&run, &o);
         if (r < 0) {
                 log_error_errno(r, "Cannot run user-data part %u: %m", p->index);
                 *ret_status = "failed";
-                (void) userdata_record_finished(ctx, p, scope, "failed", NULL);
+                (void) userdata_record_finished(ctx, p, scope, "failed", NULL, "could not be started");
                 return 0;
         }
         const char *status = o.timed_out ? "timeout" : (!o.signal && o.exit_status == 0) ? "success" : "failed";
@@ -144,7 +141,7 @@ static int run_script(const Context *ctx, const UserDataPart *p, const char *ins
         if (r < 0)
                 return log_oom();
         dprintf(log_fd, "== kernelkeeper: part %u %s\n", p->index, summary);
-        if ((r = userdata_record_finished(ctx, p, scope, status, &o)) < 0)
+        if ((r = userdata_record_finished(ctx, p, scope, status, &o, NULL)) < 0)
                 return r;
         _cleanup_free_ char *with_log = NULL;
         if (asprintf(&with_log, "%s; output in %s", summary, shown_log) < 0)
@@ -163,15 +160,28 @@ static int apply_directive(const Context *ctx, const UserDataPart *p, const char
         const Directive *d = p->directive;
         Pin pin = { .default_sel = d->pin_default, .fallback_sels = d->pin_fallback };
         PinOutcome outcome = PIN_HELD;
-        _cleanup_free_ char *summary = NULL;
-        r = pin_set(ctx, &pin, &outcome, &summary); /* logs its errors */
+        _cleanup_free_ char *summary = NULL, *problem = NULL;
+        /* the selectors are user data: problems with them come back unlogged and unquoted, and are
+         * reported below under the part's name; other errors (menu.lst, state) are logged there */
+        r = pin_set(ctx, &pin, &outcome, &summary, &problem);
         const char *status = r < 0 ? "failed" : "success";
-        if ((r = userdata_record_finished(ctx, p, scope, status, NULL)) < 0)
-                return r;
-        _cleanup_free_ char *msg = NULL;
-        if (asprintf(&msg, streq(status, "success") ? "pinned '%s' (%s)" : "could not pin '%s'%s", d->pin_default,
-                     summary ? summary : (outcome == PIN_HELD ? "menu.lst already boots it" : "")) < 0)
+        _cleanup_free_ char *msg = NULL, *note = NULL;
+        int k;
+        if (r >= 0)
+                k = asprintf(&msg, "applied its pin (%s)",
+                             outcome == PIN_RESTORED && summary ? summary : "menu.lst already boots the pinned entries");
+        else {
+                const char *why = problem ? problem : "its pin could not be applied (see the error above)";
+                char h[13];
+                short_hash(p, h);
+                k = asprintf(&msg, "failed: %s", why);
+                if (k >= 0)
+                        k = asprintf(&note, "part %u (%s, sha256 %s): %s", p->index, p->content_type, h, why);
+        }
+        if (k < 0)
                 return log_oom();
+        if ((r = userdata_record_finished(ctx, p, scope, status, NULL, note)) < 0)
+                return r;
         event(p, instance_id, status, NULL, msg);
         *ret_status = status;
         return 0;
@@ -223,7 +233,8 @@ static int run_parts(const Context *ctx, const UserData *u, const char *instance
                         log_error("User-data part %u was cut off %u times by a crash or reboot; marked failed, not "
                                   "run again",
                                   p->index, attempt);
-                        if ((r = userdata_record_finished(ctx, p, scope, "failed", NULL)) < 0)
+                        if ((r = userdata_record_finished(ctx, p, scope, "failed", NULL,
+                                                          "cut off twice by a crash or reboot")) < 0)
                                 return r;
                         event(p, instance_id, "failed", NULL, "was cut off twice and is not run again");
                         failed++;
@@ -231,7 +242,8 @@ static int run_parts(const Context *ctx, const UserData *u, const char *instance
                 }
                 if (failed > 0 && ctx->config.stop_on_failure) {
                         log_notice("User-data part %u not run: an earlier part failed and StopOnFailure=yes", p->index);
-                        if ((r = userdata_record_finished(ctx, p, scope, "skipped", NULL)) < 0)
+                        if ((r = userdata_record_finished(ctx, p, scope, "skipped", NULL,
+                                                          "an earlier part failed and StopOnFailure=yes")) < 0)
                                 return r;
                         continue;
                 }
@@ -379,11 +391,7 @@ static int userdata_show(Context *ctx)
                             json_array_append_new(list, copy) < 0)
                                 return log_oom();
                 }
-                _cleanup_free_ char *s = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-                if (!s)
-                        return log_oom();
-                puts(s);
-                return EXIT_OK;
+                return cli_print_json(out);
         }
         if (!ud) {
                 printf("No user data fetched yet (run 'kernelkeeper userdata run').\n");
@@ -409,13 +417,17 @@ static int userdata_show(Context *ctx)
         json_array_foreach(parts, i, p) {
                 const char *hash = json_string_value(json_object_get(p, "sha256"));
                 char buf[256];
+                json_t *run = json_object_get(runs, hash ?: "");
                 printf("part %lld:   %s %s, %s, %lld bytes, sha256 %.12s\n           %s\n",
                        (long long) json_integer_value(json_object_get(p, "index")),
                        json_string_value(json_object_get(p, "kind")) ?: "?",
                        json_string_value(json_object_get(p, "type")) ?: "?",
                        json_string_value(json_object_get(p, "frequency")) ?: "?",
                        (long long) json_integer_value(json_object_get(p, "size")), hash ?: "?",
-                       run_summary(json_object_get(runs, hash ?: ""), buf, sizeof buf));
+                       run_summary(run, buf, sizeof buf));
+                const char *note = json_string_value(json_object_get(run, "note"));
+                if (note)
+                        printf("           %s\n", note);
         }
         return EXIT_OK;
 }

@@ -188,11 +188,89 @@ int menulst_set_global(MenuLst *m, MenuDialect d, const char *name, const char *
         return insert_text(m, pos, text);
 }
 
+/* "(hdN)" or "(hdN,M)" at the start of s: returns its length, 0 if there is none. */
+static size_t grub_device_length(const char *s)
+{
+        if (!strneq(s, "(hd", 3))
+                return 0;
+        size_t n = 3, digits = strspn(s + n, "0123456789");
+        if (digits == 0)
+                return 0;
+        n += digits;
+        if (s[n] == ',') {
+                digits = strspn(s + n + 1, "0123456789");
+                if (digits == 0)
+                        return 0;
+                n += 1 + digits;
+        }
+        return s[n] == ')' ? n + 1 : 0;
+}
+
+int menulst_check_value(MenuValueKind kind, const char *value, const char **ret_reason)
+{
+        /* the longest command name each kind follows, and the blank after it */
+        static const size_t prefix[] = {
+                [MENU_VALUE_TITLE] = sizeof "title ",
+                [MENU_VALUE_PATH] = sizeof "modulenounzip ",
+                [MENU_VALUE_ROOT_DEVICE] = sizeof "rootnoverify ",
+                [MENU_VALUE_ARGS] = sizeof "kernel / ",
+                [MENU_VALUE_LINE] = 1,
+        };
+        const char *reason = NULL;
+        size_t len = value ? strlen(value) : 0;
+
+        if (!value || (size_t) kind >= ELEMENTSOF(prefix))
+                reason = "is missing";
+        else if (value[strcspn(value, "\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f"
+                                      "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f")])
+                reason = "contains a control character (newline, tab, ...)";
+        else if (len > 0 && value[len - 1] == '\\')
+                reason = "ends with a backslash (GRUB would join the next line to it)";
+        else if (len + prefix[kind] - 1 >= MENULST_LINE_MAX)
+                reason = "is too long (GRUB cuts lines at 1500 bytes)";
+        else
+                switch (kind) {
+                case MENU_VALUE_TITLE:
+                        if (value[strspn(value, " ")] == 0)
+                                reason = "must not be empty";
+                        else if (value[0] == ' ' || value[0] == '=')
+                                reason = "must not start with a blank or '='";
+                        break;
+                case MENU_VALUE_PATH: {
+                        const char *p = value + grub_device_length(value);
+                        if (p[0] != '/' || !p[1])
+                                reason = "must be an absolute file path such as /boot/vmlinuz or (hd0,0)/vmlinuz";
+                        else if (strchr(p, ' '))
+                                reason = "must be a file path without blanks";
+                        break;
+                }
+                case MENU_VALUE_ROOT_DEVICE:
+                        if (len == 0 || grub_device_length(value) != len)
+                                reason = "must be a GRUB device such as (hd0) or (hd0,0)";
+                        break;
+                case MENU_VALUE_ARGS:
+                        break;
+                case MENU_VALUE_LINE:
+                        if (len == 0)
+                                reason = "must not be empty";
+                        break;
+                }
+        if (reason) {
+                if (ret_reason)
+                        *ret_reason = reason;
+                return -EINVAL;
+        }
+        return 0;
+}
+
 int menulst_add_entry(MenuLst *m, const MenuInfo *info, const char *const *lines, int position)
 {
         if (!lines || !lines[0] || !strneq(lines[0], "title", 5))
                 return -EINVAL;
-        if (position >= (int) info->n_entries)
+        for (size_t i = 0; lines[i]; i++)
+                if (menulst_check_value(MENU_VALUE_LINE, lines[i], NULL) < 0)
+                        return -EINVAL;
+        if (position >= (int) info->n_entries || (position == MENULST_ENTRY_TOP && info->n_entries == 0))
                 position = -1;
 
         /* indent commands like the file's first entry does */
@@ -217,7 +295,7 @@ int menulst_add_entry(MenuLst *m, const MenuInfo *info, const char *const *lines
                 return -ENOMEM;
         char *p = block;
         size_t pos;
-        if (position < 0)
+        if (position == -1)
                 p = stpcpy(p, eol); /* a blank line between the last entry and ours */
         for (size_t i = 0; lines[i]; i++) {
                 if (i > 0) {
@@ -227,7 +305,21 @@ int menulst_add_entry(MenuLst *m, const MenuInfo *info, const char *const *lines
                 p = stpcpy(p, lines[i]);
                 p = stpcpy(p, eol);
         }
-        if (position >= 0) {
+        if (position == MENULST_ENTRY_TOP && info->n_entries > 0) {
+                p = stpcpy(p, eol);
+                pos = info->entries[0].title_item;
+                /* before update-grub's block when the first entry is inside it: it regenerates the block */
+                bool inside = false;
+                size_t begin = 0;
+                for (size_t i = 0; i < pos; i++)
+                        if (item_is_marker(&m->items[i], AUTOMAGIC_BEGIN)) {
+                                inside = true;
+                                begin = i;
+                        } else if (item_is_marker(&m->items[i], AUTOMAGIC_END))
+                                inside = false;
+                if (inside)
+                        pos = begin;
+        } else if (position >= 0) {
                 p = stpcpy(p, eol);
                 pos = info->entries[position].title_item;
         } else if (info->n_entries == 0)
@@ -264,6 +356,20 @@ int menulst_remove_entry(MenuLst *m, const MenuInfo *info, int index)
         }
         renumber(m);
         return 0;
+}
+
+bool menulst_remove_blank_line(MenuLst *m, size_t item)
+{
+        if (item >= m->n_items || m->items[item].cooked)
+                return false;
+        const char *p = m->items[item].raw;
+        while (*p == ' ' || *p == '\t')
+                p++;
+        if (!streq(p, "\n") && !streq(p, "\r\n"))
+                return false; /* a comment */
+        remove_items(m, item, 1);
+        renumber(m);
+        return true;
 }
 
 const char *menulst_guess_writer(const MenuLst *m)

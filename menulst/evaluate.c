@@ -301,6 +301,9 @@ int menulst_evaluate(const MenuLst *m, const MenuEvalOptions *o, MenuInfo **ret)
         info->default_entry = num > 0 ? g.default_entry : -1;
         info->default_saved = g.default_saved;
         info->saved_entry = saved_entry;
+        for (int i = 0; g.fallback_entries[0] >= 0 && i < MENULST_MAX_FALLBACK && g.fallback_entries[i] >= 0 &&
+                        !info->fallback_hang; i++)
+                info->fallback_list[info->n_fallback_list++] = g.fallback_entries[i];
         if (g.fallback_entryno >= 0 && !info->fallback_hang)
                 for (int i = g.fallback_entryno; i < MENULST_MAX_FALLBACK && g.fallback_entries[i] >= 0; i++)
                         info->fallback[info->n_fallback++] = g.fallback_entries[i];

@@ -30,7 +30,8 @@ static void split_device(const char *grub_path, const char **ret_dev, size_t *re
  * in an extent-mapped one (ext4). Filesystems that cannot tell count as extent-mapped. */
 static bool has_unreadable_holes(const char *path)
 {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* O_NONBLOCK: a FIFO swapped in after the caller's stat() must not block */
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return false;
         struct stat st;

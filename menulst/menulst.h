@@ -91,6 +91,9 @@ typedef struct MenuInfo {
         int saved_entry;       /* from the default file, when default_saved */
         int fallback[MENULST_MAX_FALLBACK]; /* what GRUB tries after the default fails, in order */
         size_t n_fallback;
+        int fallback_list[MENULST_MAX_FALLBACK]; /* the whole list as GRUB keeps it after pruning: what
+                                                  * `savedefault fallback` searches */
+        size_t n_fallback_list;
         bool fallback_hang;    /* the pruning loop of 0.97 never ends with this list */
         int timeout;           /* -1: none, the menu waits for a key */
         bool hiddenmenu;
@@ -117,6 +120,15 @@ static inline void menu_info_freep(MenuInfo **i)
 bool menulst_parse_default_file(const char *data, size_t size, int *ret_entry, int *ret_once_restore);
 /* The grub-set-default format: "N\n" padded with comment lines so GRUB can overwrite 10 bytes. */
 int menulst_format_default_file(int entry, char **ret_data, size_t *ret_size);
+
+/* PV-GRUB2's state file <menu dir>/grubenv (GRUB 2's environment block): exactly 1024 bytes,
+ * "# GRUB Environment Block\n", "name=value\n" lines with backslash escapes, '#' padding.
+ * _get: -EBADMSG if data is not such a block, -ENOENT if name is not set.
+ * _set: data NULL makes a new block (a block holding a NUL byte is damaged); the result is always MENULST_GRUBENV_SIZE bytes (plus a NUL),
+ * other variables kept, -E2BIG if it does not fit. */
+#define MENULST_GRUBENV_SIZE 1024
+int menulst_grubenv_get(const char *data, size_t size, const char *name, char **ret_value);
+int menulst_grubenv_set(const char *data, size_t size, const char *name, const char *value, char **ret_data);
 
 /* Filesystem view used to check that kernels exist. */
 typedef struct MenuFs {
@@ -160,11 +172,31 @@ int menulst_select(const MenuInfo *info, const char *selector, MenuSelectError *
 /* Sets every global `name` line (before the first title) to value, or adds one after the last
  * global command (before the first title). value NULL removes the global lines. */
 int menulst_set_global(MenuLst *m, MenuDialect d, const char *name, const char *value);
+/* Values that become part of a menu.lst line, checked in one place before anything is written,
+ * so that a value can never add a line, join the next one (a trailing backslash) or be cut by
+ * GRUB. No value may hold a control character (tab, CR and newline included). */
+typedef enum MenuValueKind {
+        MENU_VALUE_TITLE,       /* `title` text: not empty, not starting with a blank or '=' */
+        MENU_VALUE_PATH,        /* kernel, initrd or module file: "/path" or "(hdN[,M])/path", no blanks */
+        MENU_VALUE_ROOT_DEVICE, /* `root` device: "(hdN)" or "(hdN,M)" */
+        MENU_VALUE_ARGS,        /* kernel or module command line: any printable text */
+        MENU_VALUE_LINE,        /* a whole command line as written ("kernel PATH ARGS") */
+} MenuValueKind;
+/* Returns 0, or -EINVAL with *ret_reason (a static string: "must ...", "contains ...") saying what
+ * is wrong. Every kind must fit in GRUB's line of MENULST_LINE_MAX bytes with its command name;
+ * check the assembled kernel line (path and arguments) as MENU_VALUE_LINE. */
+int menulst_check_value(MenuValueKind kind, const char *value, const char **ret_reason);
 /* Inserts an entry made of text lines ("title X", "kernel ...", ...). position: index of the
- * entry it goes before, or -1 to append after the last entry (outside any Debian automagic block). */
+ * entry it goes before, -1 to append after the last entry (outside any Debian automagic block), or
+ * MENULST_ENTRY_TOP to become entry 0 outside any automagic block (update-grub never rewrites it).
+ * Lines that fail menulst_check_value(MENU_VALUE_LINE) are refused with -EINVAL. */
+#define MENULST_ENTRY_TOP (-2)
 int menulst_add_entry(MenuLst *m, const MenuInfo *info, const char *const *lines, int position);
 /* Removes the entry's title and commands (comments and markers around it stay). */
 int menulst_remove_entry(MenuLst *m, const MenuInfo *info, int index);
+
+/* Removes item `item` if it is a blank line (not a comment); true if it did. */
+bool menulst_remove_blank_line(MenuLst *m, size_t item);
 
 /* Who probably wrote the file: "update-grub", "update-grub-legacy-ec2", "grubby", or NULL. */
 const char *menulst_guess_writer(const MenuLst *m);

@@ -27,7 +27,8 @@ Directive *directive_free(Directive *d)
         return NULL;
 }
 
-/* Selectors end up in log lines and in state: printable, bounded. */
+/* Selectors end up in state (and a pin that held in `status`), never in a message about user data:
+ * printable, bounded. */
 static bool selector_ok(const char *s)
 {
         size_t n = strlen(s);
@@ -39,13 +40,41 @@ static bool selector_ok(const char *s)
         return true;
 }
 
+/* jansson's own text may quote the input ("invalid token near 'x'", "invalid Unicode escape
+ * '\\uXXXX'"): user data can hold secrets, so only its error code is put into words */
+static const char *json_problem(const json_error_t *err)
+{
+        switch (json_error_code(err)) {
+        case json_error_invalid_utf8:
+                return "not UTF-8";
+        case json_error_premature_end_of_input:
+                return "it ends too early";
+        case json_error_end_of_input_expected:
+                return "text after the JSON object";
+        case json_error_null_character:
+        case json_error_null_byte_in_key:
+                return "a NUL character in a string";
+        case json_error_duplicate_key:
+                return "a key appears twice";
+        case json_error_numeric_overflow:
+                return "a number out of range";
+        case json_error_stack_overflow:
+                return "nested too deeply";
+        case json_error_invalid_syntax:
+        default:
+                return "syntax error";
+        }
+}
+
 static int parse_pin(json_t *pin, Directive *d, char **ret_error)
 {
         if (!json_is_object(pin))
                 return decode_error(ret_error, -EINVAL, "directive: \"pin\" must be an object");
         const char *key;
         json_t *v;
+        size_t k = 0;
         json_object_foreach(pin, key, v) {
+                k++;
                 if (streq(key, "default")) {
                         if (!json_is_string(v) || !selector_ok(json_string_value(v)))
                                 return decode_error(ret_error, -EINVAL,
@@ -76,8 +105,9 @@ static int parse_pin(json_t *pin, Directive *d, char **ret_error)
                                         return -ENOMEM;
                         }
                 } else
+                        /* named by its place: even a key is user data */
                         return decode_error(ret_error, -EINVAL,
-                                            "directive: unknown key \"pin.%.64s\" (known: default, fallback)", key);
+                                            "directive: key %zu of \"pin\" is unknown (known: default, fallback)", k);
         }
         if (!d->pin_default)
                 return decode_error(ret_error, -EINVAL, "directive: \"pin\" needs \"default\"");
@@ -93,13 +123,10 @@ int directive_parse(const char *data, size_t size, Directive **ret, char **ret_e
         /* the token is on line 1; counting its line keeps jansson's line numbers true to the text */
         _cleanup_json_ json_t *j = json_loadb(data + skip, size - skip, JSON_REJECT_DUPLICATES, &err);
         if (!j) {
-                /* jansson's text may quote the input ("... near 'x'"): user data can hold secrets, so
-                 * only the part before the quote is kept */
-                char *near = strstr(err.text, " near ");
-                if (near)
-                        *near = 0;
+                if (json_error_code(&err) == json_error_out_of_memory)
+                        return -ENOMEM;
                 return decode_error(ret_error, -EINVAL, "directive line %d column %d: invalid JSON (%s)", err.line,
-                                    err.line == 1 ? err.column + (int) skip : err.column, err.text);
+                                    err.line == 1 ? err.column + (int) skip : err.column, json_problem(&err));
         }
         if (!json_is_object(j))
                 return decode_error(ret_error, -EINVAL, "directive: expected a JSON object after " DIRECTIVE_TOKEN);
@@ -111,12 +138,15 @@ int directive_parse(const char *data, size_t size, Directive **ret, char **ret_e
         const char *key;
         json_t *v;
         int r;
+        size_t k = 0;
         json_object_foreach(j, key, v) {
+                k++;
                 if (streq(key, "pin")) {
                         if ((r = parse_pin(v, dd, ret_error)) < 0)
                                 return r;
                 } else
-                        return decode_error(ret_error, -EINVAL, "directive: unknown key \"%.64s\" (known: pin)", key);
+                        return decode_error(ret_error, -EINVAL, "directive: key %zu of the object is unknown (known: pin)",
+                                            k);
         }
         if (!dd->pin_default)
                 return decode_error(ret_error, -EINVAL, "directive: nothing to do (expected \"pin\")");

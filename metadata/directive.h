@@ -27,7 +27,8 @@ typedef struct Directive {
 bool directive_detect(const char *data, size_t size);
 
 /* Parses and validates a whole directive (token included). On failure *ret_error says what is
- * wrong ("directive line 3 column 5: invalid JSON", "directive: unknown key 'pinn'"). */
+ * wrong without quoting any of it ("directive line 3 column 5: invalid JSON (syntax error)",
+ * "directive: key 2 of \"pin\" is unknown (known: default, fallback)"). */
 int directive_parse(const char *data, size_t size, Directive **ret, char **ret_error);
 
 Directive *directive_free(Directive *d);

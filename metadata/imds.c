@@ -3,9 +3,11 @@
 #include "metadata/curl-loader.h"
 #include <stdarg.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <syslog.h>
 #include <time.h>
 
+#include "common/fd-util.h"
 #include "common/macro.h"
 #include "metadata/imds.h"
 
@@ -199,6 +201,13 @@ static size_t on_upload(char *buffer, size_t size, size_t nitems, void *userdata
         return 0; /* the token PUT has no body */
 }
 
+/* libcurl's sockets, made close-on-exec from the start: the kept-alive connection to the metadata
+ * service stays open while user-data scripts run, and must not be theirs. */
+static curl_socket_t open_socket(void *userdata, curlsocktype purpose, struct curl_sockaddr *a)
+{
+        return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 typedef enum TryResult {
         TRY_REPLY,     /* an HTTP status arrived (in *ret_status) */
         TRY_TRANSIENT, /* nothing arrived: refused, reset, timed out; worth retrying */
@@ -255,6 +264,7 @@ static int try_once(ImdsClient *c, bool put, const char *path, size_t max_size, 
                   kk_curl.easy_setopt(e, CURLOPT_HTTPHEADER, headers) == CURLE_OK &&
                   kk_curl.easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data) == CURLE_OK &&
                   kk_curl.easy_setopt(e, CURLOPT_WRITEDATA, reply) == CURLE_OK &&
+                  kk_curl.easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket) == CURLE_OK &&
                   kk_curl.easy_setopt(e, CURLOPT_USERAGENT, "kernelkeeper/" PACKAGE_VERSION) == CURLE_OK;
         if (ok && put)
                 ok = kk_curl.easy_setopt(e, CURLOPT_UPLOAD, 1L) == CURLE_OK &&
@@ -268,6 +278,9 @@ static int try_once(ImdsClient *c, bool put, const char *path, size_t max_size, 
         *reply = (Reply){ .max = max_size };
         c->n_requests++;
         CURLcode cc = kk_curl.easy_perform(e);
+        /* libcurl (7.88) creates its transfer loop's wakeup socketpair without SOCK_CLOEXEC, and
+         * offers no hook for it: mark it, and whatever else it opened, once it is there */
+        (void) fd_cloexec_from(3);
         if (cc != CURLE_OK) {
                 free(reply->data);
                 bool too_big = reply->too_big || cc == CURLE_FILESIZE_EXCEEDED;

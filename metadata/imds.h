@@ -12,7 +12,10 @@
  *    (link-local traffic is rate limited per interface);
  *  - 503/429/5xx and "not reachable yet" are retried with bounded exponential backoff, honouring
  *    Retry-After, until one overall deadline (IMDS can take minutes to come up after launch);
- *  - a literal address only, no redirects, no proxy from the environment, capped replies.
+ *  - a literal address only, no redirects, no proxy from the environment, capped replies;
+ *  - every descriptor it (or libcurl) holds is close-on-exec: the kept-alive connection stays open
+ *    while user-data scripts run, and is not theirs. (libcurl's own wakeup socketpair has no hook,
+ *    so after each transfer every descriptor >= 3 of the process is marked close-on-exec.)
  * The library never prints: errors are negative errnos, the last failure is described by
  * imds_last_error(), progress goes to the optional log callback. */
 

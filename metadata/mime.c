@@ -186,8 +186,10 @@ int mime_parse_entity(const char *data, size_t size, MimeEntity *ret, char **ret
                         current = &cd;
                 if (current) {
                         if (*current)
-                                return decode_error(ret_error, -EBADMSG, "line %u: duplicate %.*s header", line,
-                                                    (int) nlen, p);
+                                return decode_error(ret_error, -EBADMSG, "line %u: duplicate %s header", line,
+                                                    current == &ct    ? "Content-Type"
+                                                    : current == &cte ? "Content-Transfer-Encoding"
+                                                                      : "Content-Disposition");
                         const char *v = colon + 1;
                         while (v < p + len && (*v == ' ' || *v == '\t'))
                                 v++;
@@ -382,13 +384,14 @@ int mime_decode_body(const MimeEntity *e, char **ret, size_t *ret_size, char **r
                 n = e->body_size;
         } else if (streq(te, "base64")) {
                 if (decode_base64(e->body, e->body_size, out, &n) < 0)
-                        return decode_error(ret_error, -EBADMSG, "invalid base64 in a %s part", e->content_type);
+                        return decode_error(ret_error, -EBADMSG, "invalid base64 in the body");
         } else if (streq(te, "quoted-printable")) {
                 if (decode_qp(e->body, e->body_size, out, &n) < 0)
-                        return decode_error(ret_error, -EBADMSG, "invalid quoted-printable in a %s part",
-                                            e->content_type);
+                        return decode_error(ret_error, -EBADMSG, "invalid quoted-printable in the body");
         } else
-                return decode_error(ret_error, -EOPNOTSUPP, "unsupported Content-Transfer-Encoding '%.32s'", te);
+                return decode_error(ret_error, -EOPNOTSUPP,
+                                    "unsupported Content-Transfer-Encoding (known: 7bit, 8bit, binary, base64, "
+                                    "quoted-printable)");
         out[n] = 0;
         *ret = TAKE_PTR(out);
         *ret_size = n;

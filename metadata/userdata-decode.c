@@ -239,7 +239,7 @@ static int decode_mime(Decoder *d, const char *data, size_t size, const char *wh
                 return decode_blob(d, body, n, e.content_type, e.filename, where, depth);
         }
         if (!e.boundary)
-                return decode_error(d->error, -EBADMSG, "%s: %s without a boundary parameter", where, e.content_type);
+                return decode_error(d->error, -EBADMSG, "%s: multipart without a boundary parameter", where);
         _cleanup_free_ MimeSpan *spans = NULL;
         size_t n_spans;
         if ((r = mime_split(e.body, e.body_size, e.boundary, &spans, &n_spans, &err)) < 0)

@@ -7,7 +7,7 @@ set -euo pipefail
 kk=${1:?usage: pin-demo.sh PATH-TO-kernelkeeper}
 here=$(cd "$(dirname "$0")" && pwd)
 corpus=$here/../data/menulst
-root=$(mktemp -d /tmp/kk-demo-XXXXXX)
+root=$(mktemp -d "${TMPDIR:-/tmp}/kk-demo-XXXXXX")
 trap 'rm -rf "$root"' EXIT
 
 b=$(tput bold 2>/dev/null || true); n=$(tput sgr0 2>/dev/null || true)

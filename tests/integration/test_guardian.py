@@ -217,7 +217,7 @@ class Rewrites(GuardianBase):
     def test_waits_for_another_writer(self):
         """A CLI writer holds the writers' lock: the daemon leaves the menu alone and checks again."""
         import fcntl
-        fd = os.open(self.t.path("/var/lib/kernelkeeper/lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(self.t.path("/boot/grub"), os.O_RDONLY | os.O_DIRECTORY)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             rename_over(self.menu, self.drifted())

@@ -75,7 +75,7 @@ class Edit(unittest.TestCase):
         self.assertEqual(self.titles()[1], "b")
 
     def test_usage(self):
-        self.assertEqual(run(self.t, "menu", "add", "--title", "x").returncode, 1)
+        self.assertEqual(run(self.t, "menu", "add", "--title", "x").returncode, 2)
         self.assertEqual(run(self.t, "menu", "show", "--title", "x").returncode, 2)
 
 

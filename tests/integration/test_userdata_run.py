@@ -6,6 +6,7 @@ script cut off by a crash, timeouts, StopOnFailure, clear refusals, and no secre
 import base64
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -185,7 +186,7 @@ class Runner(UserDataCase):
     def test_mime_without_boundary_refused(self):
         self.serve(b"Content-Type: multipart/mixed\nMIME-Version: 1.0\n\n--x\n\n#!/bin/sh\n--x--\n")
         p = self.userdata("run", check=1)
-        self.assertIn("multipart/mixed without a boundary parameter", p.stderr)
+        self.assertIn("multipart without a boundary parameter", p.stderr)
 
     def test_shellscript_part_without_interpreter_refused(self):
         self.serve(mime(("text/x-shellscript", "echo no shebang"), ("text/x-shellscript", self.script("a"))))
@@ -199,10 +200,11 @@ class Runner(UserDataCase):
         self.assertRegex(p.stderr, r"directive line 2 column \d+: invalid JSON")
         self.serve('#kernelkeeper\n{"pin": {"default": "release=6.1.0-25-amd64", "fallbak": []}}\n')
         p = self.userdata("run", check=1)
-        self.assertIn('unknown key "pin.fallbak"', p.stderr)
+        self.assertIn('key 2 of "pin" is unknown (known: default, fallback)', p.stderr)
+        self.assertNotIn("fallbak", p.stderr, "not even a key is quoted")
         self.serve(mime(("text/plain", '#kernelkeeper {"pinn": {}}')))
         p = self.userdata("run", check=1)
-        self.assertIn('MIME part 1: directive: unknown key "pinn"', p.stderr)
+        self.assertIn('MIME part 1: directive: key 1 of the object is unknown (known: pin)', p.stderr)
 
     def test_directive_pins(self):
         self.t.menu(MENU)
@@ -250,6 +252,71 @@ class Runner(UserDataCase):
             self.assertEqual(os.path.dirname(p), logdir, p)
             self.assertEqual(stat.S_IMODE(os.stat(p).st_mode), 0o600, p)
         self.assertNotIn(CANARY, self.t.read("/var/lib/kernelkeeper/state.json").decode())
+
+    def test_scripts_inherit_no_descriptors(self):
+        """Only 0-2 and the script's own text cross into a script, though the runner holds the
+        kept-alive connection to the metadata service (and its lock, log, pipe) while it runs."""
+        body = (f"ls -l /proc/self/fd > {self.out}/fds\n"
+                # the runner's own descriptors, as the script's parent: each must be close-on-exec
+                f"for f in /proc/$PPID/fdinfo/*; do n=${{f##*/}}; "
+                f"echo \"$n $(readlink /proc/$PPID/fd/$n) $(sed -n 's/^flags:[[:space:]]*//p' $f)\"; "
+                f"done > {self.out}/parent\n")
+        self.serve(self.script("fds", body))
+        self.run_ok()
+        fds = {}
+        for line in open(os.path.join(self.out, "fds")).read().splitlines():
+            if " -> " in line:
+                name, target = line.split(" -> ", 1)
+                fds[int(name.split()[-1])] = target
+        own_dir = [n for n, t in fds.items() if re.fullmatch(r"/proc/\d+/fd", t)]  # ls reading the list
+        script = [n for n, t in fds.items() if t.startswith("/memfd:kernelkeeper-userdata")]
+        self.assertEqual(len(script), 1, fds)
+        self.assertEqual(sorted(fds), sorted([0, 1, 2] + script + own_dir), fds)
+        self.assertEqual(len(own_dir), 1, fds)
+
+        parent = [line.split() for line in open(os.path.join(self.out, "parent")).read().splitlines()]
+        self.assertTrue(any(t.startswith("socket:") for _, t, _ in parent), f"a connection is open: {parent}")
+        for n, target, flags in parent:
+            if int(n) > 2 and not target.startswith("/memfd:"):  # the runner closes its memfd copy after fork
+                self.assertTrue(int(flags, 8) & 0o2000000, f"runner fd {n} ({target}) is not close-on-exec")
+
+    def test_directive_selector_never_quoted(self):
+        """A selector that matches nothing: the part and the problem are named, the selector (user
+        data) is in no output, log line or file."""
+        self.t.menu(MENU)
+        self.t.kernels("/boot/vmlinuz-6.1.0-26-amd64", "/boot/vmlinuz-6.1.0-25-amd64")
+        d = {"pin": {"default": f"release={CANARY}"}}
+        self.serve(mime(("text/x-shellscript", self.script("a")), ("text/plain", "#kernelkeeper\n" + json.dumps(d))))
+        outputs = [self.userdata("run", check=1)]
+        p = outputs[0]
+        self.assertRegex(p.stderr, r"User-data part 2 \(text/x-kernelkeeper-directive, per-instance, sha256 [0-9a-f]{12}\) "
+                                   r"failed: the pin's default selector matches no entry of \S*/boot/grub/menu.lst\n")
+        self.assertNotIn("could not pin", p.stderr)
+        run = next(r for r in self.runs().values() if r["index"] == 2)
+        self.assertEqual(run["status"], "failed")
+        self.assertRegex(run["note"], r"^part 2 \(text/x-kernelkeeper-directive, sha256 [0-9a-f]{12}\): the pin's default "
+                                      r"selector matches no entry of ")
+        outputs += [self.userdata("show", check=0), kktest.run(self.t, "--json", "userdata", "show", check=0),
+                    kktest.run(self.t, "status", check=None)]
+        self.assertIn("the pin's default selector matches no entry", outputs[1].stdout)
+        for p in outputs:
+            self.assertNotIn(CANARY, p.stdout + p.stderr)
+        self.assertNotIn("pin", self.state(), "nothing pinned")
+        for d, _, files in os.walk(self.t.root):
+            for f in files:
+                self.assertNotIn(CANARY.encode(), open(os.path.join(d, f), "rb").read(), os.path.join(d, f))
+
+        # a fallback that is the default itself, and one that matches nothing: named by place
+        d = {"pin": {"default": "release=6.1.0-25-amd64", "fallback": [f"{CANARY}", "release=6.1.0-25-amd64"]}}
+        self.serve(mime(("text/plain", "#kernelkeeper\n" + json.dumps(d))))
+        p = self.userdata("run", check=1)
+        self.assertIn("failed: the pin's fallback 1 selector matches no entry of", p.stderr)
+        self.assertNotIn(CANARY, p.stderr)
+        d = {"pin": {"default": "release=6.1.0-25-amd64", "fallback": ["release=6.1.0-25-amd64"]}}
+        self.serve(mime(("text/plain", "#kernelkeeper\n" + json.dumps(d))))
+        p = self.userdata("run", check=1)
+        self.assertIn("failed: the pin's fallback 1 selector is the pinned default itself", p.stderr)
+        self.assertNotIn("release=", p.stderr)
 
     def test_cloud_config_left_to_cloud_init_when_enabled(self):
         self.t.write("/usr/bin/cloud-init", "#!/bin/sh\n", mode=0o755)

@@ -5,6 +5,8 @@ stale temp files removed, `menu add` an identity operation, `pin` records its st
 import fcntl
 import json
 import os
+import shutil
+import subprocess
 import threading
 import time
 import unittest
@@ -111,10 +113,14 @@ class Writers(unittest.TestCase):
         for p in kept:
             self.assertTrue(os.path.exists(self.t.path(p)), p)
 
-    def test_writers_wait_for_the_lock(self):
-        os.makedirs(self.t.path(STATE), exist_ok=True)
-        fd = os.open(self.t.path(STATE + "/lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    def lock(self):
+        """What another kernelkeeper writer holds: flock() on menu.lst's directory."""
+        fd = os.open(self.t.path("/boot/grub"), os.O_RDONLY | os.O_DIRECTORY)
         fcntl.flock(fd, fcntl.LOCK_EX)
+        return fd
+
+    def test_writers_wait_for_the_lock(self):
+        fd = self.lock()
         threading.Timer(1.0, os.close, [fd]).start()
         start = time.monotonic()
         run(self.t, "pin", "--default", "title=c", check=0)
@@ -122,10 +128,8 @@ class Writers(unittest.TestCase):
         self.assertEqual(self.t.read("/boot/grub/default"), default_file(2).encode())
 
     def test_writer_gives_up_on_a_held_lock(self):
-        os.makedirs(self.t.path(STATE), exist_ok=True)
-        fd = os.open(self.t.path(STATE + "/lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        fd = self.lock()
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
             p = run(self.t, "pin", "--default", "title=c")
         finally:
             os.close(fd)
@@ -134,11 +138,21 @@ class Writers(unittest.TestCase):
         self.assertIn("Another kernelkeeper process", p.stderr)
         self.assertEqual(self.t.read("/boot/grub/default"), default_file(1).encode())
 
+    @unittest.skipUnless(shutil.which("unshare") and os.geteuid() == 0, "needs root and unshare for a mount")
     def test_pin_fails_before_boot_when_state_cannot_be_recorded(self):
-        # a dangling link on the way: the state reads as empty, but its directory cannot be made
-        os.symlink("nowhere/x", self.t.path("/var"))
-        p = run(self.t, "pin", "--default", "title=c")
-        self.assertEqual(p.returncode, 1)
+        # a read-only state directory: the state reads as empty, but cannot be saved
+        state = self.t.path(STATE)
+        os.makedirs(state)
+        script = f"""set -e
+mount -t tmpfs -o ro tmpfs {state}
+set +e
+{kktest.BINARY} --root {self.t.root} pin --default title=c
+echo "rc=$?"
+"""
+        p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                           capture_output=True, text=True, timeout=60)
+        self.assertIn("rc=1", p.stdout, p.stdout + p.stderr)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
         self.assertEqual(self.t.read("/boot/grub/default"), default_file(1).encode(), "/boot untouched")
         self.assertEqual(self.t.read("/boot/grub/menu.lst"), MENU.encode())
 
@@ -150,6 +164,10 @@ class Writers(unittest.TestCase):
         p = run(self.t, "pin", "--default", "title=c")
         self.assertEqual(p.returncode, 1)
         self.assertEqual(json.loads(self.t.read(STATE + "/state.json"))["pin"], before)
+        # with no state before, none after
+        os.unlink(self.t.path(STATE + "/state.json"))
+        self.assertEqual(run(self.t, "pin", "--default", "title=c").returncode, 1)
+        self.assertFalse(os.path.exists(self.t.path(STATE + "/state.json")))
 
 
 if __name__ == "__main__":

@@ -102,10 +102,116 @@ static void test_crlf_and_indent(void)
                "new lines follow the file's CRLF and indentation");
 }
 
+static void value(MenuValueKind kind, const char *v, bool good, const char *reason_part)
+{
+        const char *why = NULL;
+        int r = menulst_check_value(kind, v, &why);
+        char shown[48]; /* printable, so the TAP line stays one line */
+        snprintf(shown, sizeof shown, "%s", v);
+        for (char *c = shown; *c; c++)
+                if ((unsigned char) *c < ' ' || *c == 0x7f)
+                        *c = '?';
+        if (good)
+                ok(r == 0, "kind %d accepts '%s'", (int) kind, shown);
+        else
+                ok(r == -EINVAL && why && strstr(why, reason_part), "kind %d refuses '%s': %s", (int) kind, shown,
+                   why ? why : "(no reason)");
+}
+
+static void test_check_value(void)
+{
+        static const char controls[] = "\n\t\r\x01\x1b\x1f\x7f";
+        const MenuValueKind kinds[] = { MENU_VALUE_TITLE, MENU_VALUE_PATH, MENU_VALUE_ROOT_DEVICE, MENU_VALUE_ARGS,
+                                        MENU_VALUE_LINE };
+        const char *good[] = { "Debian", "/boot/vmlinuz", "(hd0,0)", "ro quiet", "kernel /vmlinuz ro" };
+        for (size_t k = 0; k < ELEMENTSOF(kinds); k++) {
+                value(kinds[k], good[k], true, NULL);
+                for (const char *c = controls; *c; c++) {
+                        char v[64];
+                        snprintf(v, sizeof v, "%.3s%c%s", good[k], *c, good[k] + 3);
+                        value(kinds[k], v, false, "control character");
+                }
+                _cleanup_free_ char *bs = NULL;
+                ok(asprintf(&bs, "%s\\", good[k]) > 0, "alloc");
+                value(kinds[k], bs, false, "backslash");
+                const char *why;
+                ok(menulst_check_value(kinds[k], NULL, &why) == -EINVAL, "NULL refused");
+        }
+        static const struct {
+                MenuValueKind kind;
+                const char *value;
+                const char *refused_because; /* NULL: accepted */
+        } cases[] = {
+                { MENU_VALUE_TITLE, "", "empty" },
+                { MENU_VALUE_TITLE, "  ", "empty" },
+                { MENU_VALUE_TITLE, " x", "start" },
+                { MENU_VALUE_TITLE, "=x", "start" },
+                { MENU_VALUE_TITLE, "Debian GNU/Linux, kernel 6.1.0-28-amd64 (single-user mode) \xc3\xbf", NULL },
+                { MENU_VALUE_PATH, "(hd0,0)/vmlinuz", NULL },
+                { MENU_VALUE_PATH, "(hd12)/boot/x-1.2", NULL },
+                { MENU_VALUE_PATH, "vmlinuz", "absolute" },
+                { MENU_VALUE_PATH, "/", "absolute" },
+                { MENU_VALUE_PATH, "(hd0,0)", "absolute" },
+                { MENU_VALUE_PATH, "(hd0,0)vmlinuz", "absolute" },
+                { MENU_VALUE_PATH, "(nd)/vmlinuz", "absolute" },
+                { MENU_VALUE_PATH, "/boot/vm linuz", "blanks" },
+                { MENU_VALUE_PATH, "", "absolute" },
+                { MENU_VALUE_ROOT_DEVICE, "(hd0)", NULL },
+                { MENU_VALUE_ROOT_DEVICE, "(hd10,31)", NULL },
+                { MENU_VALUE_ROOT_DEVICE, "", "GRUB device" },
+                { MENU_VALUE_ROOT_DEVICE, "hd0", "GRUB device" },
+                { MENU_VALUE_ROOT_DEVICE, "(hd0", "GRUB device" },
+                { MENU_VALUE_ROOT_DEVICE, "(hd)", "GRUB device" },
+                { MENU_VALUE_ROOT_DEVICE, "(hd0,)", "GRUB device" },
+                { MENU_VALUE_ROOT_DEVICE, "(hd,0)", "GRUB device" },
+                { MENU_VALUE_ROOT_DEVICE, "(hd0,0)x", "GRUB device" },
+                { MENU_VALUE_ROOT_DEVICE, "(sd0)", "GRUB device" },
+                { MENU_VALUE_ROOT_DEVICE, "(hd0,0,a)", "GRUB device" },
+                { MENU_VALUE_ARGS, "", NULL },
+                { MENU_VALUE_ARGS, "root=/dev/xvda1 ro \\x \"a b\"", NULL },
+                { MENU_VALUE_LINE, "", "empty" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                value(cases[i].kind, cases[i].value, !cases[i].refused_because, cases[i].refused_because);
+
+        /* the line limit: GRUB cuts a logical line at MENULST_LINE_MAX bytes */
+        char line[MENULST_LINE_MAX + 1];
+        memset(line, 'x', sizeof line - 1);
+        line[MENULST_LINE_MAX - 1] = 0;
+        value(MENU_VALUE_LINE, line, true, NULL);
+        line[MENULST_LINE_MAX - 1] = 'x';
+        line[MENULST_LINE_MAX] = 0;
+        value(MENU_VALUE_LINE, line, false, "too long");
+        line[MENULST_LINE_MAX - sizeof "title "] = 0;
+        value(MENU_VALUE_TITLE, line, true, NULL);
+        line[MENULST_LINE_MAX - sizeof "title "] = 'x';
+        line[MENULST_LINE_MAX - sizeof "title " + 1] = 0;
+        value(MENU_VALUE_TITLE, line, false, "too long");
+}
+
+static void test_add_entry_refuses_bad_lines(void)
+{
+        const char *text = "default 0\ntitle a\nkernel /a\n";
+        _cleanup_(menulst_freep) MenuLst *m = NULL;
+        _cleanup_(menu_info_freep) MenuInfo *info = NULL;
+        MenuEvalOptions o = {};
+        ok(menulst_parse(text, strlen(text), &m) == 0 && menulst_evaluate(m, &o, &info) == 0, "parse");
+        const char *injected[] = { "title b", "kernel /b\ntitle evil", NULL };
+        is_int(menulst_add_entry(m, info, injected, -1), -EINVAL, "a line with a newline is refused");
+        const char *joined[] = { "title b\\", "kernel /b", NULL };
+        is_int(menulst_add_entry(m, info, joined, -1), -EINVAL, "a line ending in a backslash is refused");
+        _cleanup_free_ char *out = NULL;
+        size_t n;
+        menulst_serialize(m, &out, &n);
+        is_str(out, text, "nothing changed");
+}
+
 int main(void)
 {
         test_set_global();
         test_entries();
         test_crlf_and_indent();
+        test_check_value();
+        test_add_entry_refuses_bad_lines();
         return tap_done();
 }
