@@ -227,8 +227,14 @@ int pin_set(const Context *ctx, const Pin *pin, PinOutcome *ret_outcome, char **
         if (r < 0)
                 return r;
         r = pin_enforce(ctx, pin, ret_outcome, ret_summary, NULL, ret_problem);
-        if (r < 0 && (had_state ? state_save(ctx, old) : unlink(state_file)) >= 0)
-                log_debug("The recorded pin was put back as it was");
+        if (r < 0 && had_state)
+                (void) state_save(ctx, old);
+        else if (r < 0) {
+                /* there was none: there is none (the directory exists by now) */
+                _cleanup_free_ char *saved = NULL;
+                if (state_path(ctx, &saved) >= 0)
+                        (void) unlink(saved);
+        }
         return r;
 }
 
