@@ -21,6 +21,7 @@ static const struct {
         { "status", verb_status, true },
         { "userdata", verb_userdata, true },
         { "daemon", verb_daemon, true },
+        { "module", verb_module, true },
 };
 
 static void help(void)
@@ -42,7 +43,9 @@ static void help(void)
                "  userdata run [--metadata-url URL]\n"
                "                          fetch the user data and run its scripts and directives\n"
                "  userdata show           the decoded parts and their runs (never their bodies)\n"
-               "  daemon [--foreground]   watch menu.lst and restore the pin after foreign rewrites\n\n"
+               "  daemon [--foreground]   watch menu.lst and restore the pin after foreign rewrites\n"
+               "  module check FILE [--kernel RELEASE]\n"
+               "                          exit 0 only if the module would be safe to load on RELEASE\n\n"
                "Options:\n"
                "  --root DIR              operate on the tree DIR instead of /\n"
                "  --config FILE           read FILE instead of ROOT/etc/kernelkeeper.conf\n"
@@ -55,7 +58,8 @@ static void help(void)
 int cli_check_options(const CliArgs *a, unsigned allowed, const char *verb)
 {
         static const char *const names[] = { "--default", "--fallback", "--no-fallback", "--reapply",
-                                             "--metadata-url", "--foreground", "--title/--kernel/--initrd/--args/--root-device/--first" };
+                                             "--metadata-url", "--foreground", "--title/--initrd/--args/--root-device/--first",
+                                             "--kernel" };
         for (size_t i = 0; i < ELEMENTSOF(names); i++)
                 if ((a->seen & (1u << i)) && !(allowed & (1u << i))) {
                         log_error("'%s' does not take %s", verb, names[i]);
@@ -192,7 +196,7 @@ static int parse_and_run(int argc, char **argv, bool *json)
                                                         : &a.root_device;
                         if (!(*slot = strdup(optarg)))
                                 return log_oom(), EXIT_PROBLEM;
-                        a.seen |= OPT_ENTRY;
+                        a.seen |= c == ARG_KERNEL ? OPT_KERNEL : OPT_ENTRY;
                         break;
                 }
                 case ARG_FIRST:

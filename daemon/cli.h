@@ -16,7 +16,7 @@ typedef struct CliArgs {
         bool reapply;          /* pin --reapply */
         char *metadata_url;    /* --metadata-url */
         bool foreground;       /* daemon: log to stderr even under systemd */
-        char *title, *kernel, *initrd, *kargs, *root_device; /* menu add */
+        char *title, *kernel, *initrd, *kargs, *root_device; /* menu add; kernel also module check */
         bool first;            /* menu add --first */
         unsigned seen;         /* bit set of CliOption given */
 } CliArgs;
@@ -28,7 +28,8 @@ typedef enum CliOption {
         OPT_REAPPLY = 1 << 3,
         OPT_METADATA_URL = 1 << 4,
         OPT_FOREGROUND = 1 << 5,
-        OPT_ENTRY = 1 << 6,    /* --title --kernel --initrd --args --root-device --first */
+        OPT_ENTRY = 1 << 6,    /* --title --initrd --args --root-device --first */
+        OPT_KERNEL = 1 << 7,   /* --kernel: menu add's kernel path, module check's release */
 } CliOption;
 
 /* Runs the command line; a failed command given --json that printed nothing on stdout prints
@@ -48,3 +49,4 @@ int verb_unpin(Context *ctx, CliArgs *args);
 int verb_status(Context *ctx, CliArgs *args);
 int verb_userdata(Context *ctx, CliArgs *args);
 int verb_daemon(Context *ctx, CliArgs *args);
+int verb_module(Context *ctx, CliArgs *args);
