@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <stdint.h>
@@ -196,6 +197,59 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
 fail:
         (void) unlink(tmp);
         return r;
+}
+
+static bool is_stale_temp_name(const char *name, const char *const *names)
+{
+        for (const char *const *n = names; n && *n; n++) {
+                size_t l = strlen(*n);
+                if (!strneq(name, *n, l) || !strneq(name + l, ".kk-", 4))
+                        continue;
+                const char *x = name + l + 4;
+                /* exactly mkostemp's six characters: [A-Za-z0-9] */
+                if (strlen(x) != 6)
+                        continue;
+                if (strspn(x, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") == 6)
+                        return true;
+        }
+        return false;
+}
+
+int remove_stale_temps(const char *dir, const char *const *names)
+{
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (dfd < 0)
+                return errno == ENOENT ? 0 : negative_errno();
+        int fd2 = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+        if (fd2 < 0)
+                return negative_errno();
+        DIR *d = fdopendir(fd2);
+        if (!d) {
+                int r = negative_errno();
+                close(fd2);
+                return r;
+        }
+        int n = 0, r = 0;
+        struct dirent *de;
+        while ((errno = 0, de = readdir(d))) {
+                if (!is_stale_temp_name(de->d_name, names))
+                        continue;
+                struct stat st;
+                if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+                        continue;
+                if (unlinkat(dfd, de->d_name, 0) < 0) {
+                        if (errno != ENOENT && r == 0)
+                                r = negative_errno();
+                        continue;
+                }
+                n++;
+        }
+        if (errno != 0 && r == 0)
+                r = negative_errno();
+        closedir(d);
+        if (n > 0 && fsync(dfd) < 0 && r == 0)
+                r = negative_errno();
+        return r < 0 ? r : n;
 }
 
 int mkdir_p(const char *path, mode_t mode)

@@ -43,3 +43,9 @@ int mkdir_p(const char *path, mode_t mode);
 /* Binary data detection for text parsers: true if the buffer holds a NUL byte in its
  * first 8 KiB or is not mostly printable. */
 bool looks_binary(const char *data, size_t size);
+
+/* Removes the temp files write_file_atomic() left behind when it was killed: in directory dir, the
+ * regular files named NAME.kk-XXXXXX (NAME one of names, XXXXXX mkostemp's six characters), never
+ * NAME.kk-prev nor anything else. Call it only while no writer of ours can be at work (under the
+ * writers' lock). Returns the number removed; a missing dir removes nothing. */
+int remove_stale_temps(const char *dir, const char *const *names);

@@ -15,6 +15,7 @@
 #include "daemon/guardian-watch.h"
 #include "daemon/guardian.h"
 #include "daemon/log.h"
+#include "daemon/menu-txn.h"
 #include "daemon/pin.h"
 #include "menulst/menulst.h"
 
@@ -156,6 +157,19 @@ static void check(Guardian *g, const char *why)
         if (r == -ENOENT || r == -ENOTDIR) {
                 set_status(g, "Waiting for %s to appear", ctx->config.menu_path);
                 log_debug("Check (%s): %s does not exist", why, ctx->config.menu_path);
+                return;
+        }
+
+        /* one writer at a time: the CLI or a kernel hook may be at work */
+        _cleanup_close_ int lock = -EBADF;
+        r = writers_begin(ctx, false, &lock);
+        if (r == -EBUSY) {
+                log_debug("Check (%s) deferred: another kernelkeeper process is writing", why);
+                schedule_check(g, debounce_usec(g));
+                return;
+        }
+        if (r < 0) {
+                set_status(g, "Cannot take the writers' lock (see the log); watching");
                 return;
         }
 

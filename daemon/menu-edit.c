@@ -63,6 +63,17 @@ int menu_check_new_entry(const NewEntry *e)
         return new_entry_lines(e, &lines);
 }
 
+static bool streq_null(const char *a, const char *b)
+{
+        return a == b || (a && b && streq(a, b));
+}
+
+static bool same_entry(const MenuEntry *x, const NewEntry *e)
+{
+        return streq_null(x->kernel, e->kernel) && streq_null(x->initrd, e->initrd) &&
+               streq(x->args, e->args ? e->args : "") && streq_null(x->root, e->root_device);
+}
+
 int menu_add_entry(const Context *ctx, const NewEntry *e)
 {
         _cleanup_strv_free_ char **lines = NULL;
@@ -74,6 +85,20 @@ int menu_add_entry(const Context *ctx, const NewEntry *e)
         if (r < 0)
                 return r;
         const MenuInfo *info = lm->info;
+
+        /* a title names one entry: adding it again is a no-op (a re-run after a cut-off add), adding
+         * it with other contents an error */
+        for (size_t i = 0; i < info->n_entries; i++) {
+                const MenuEntry *x = &info->entries[i];
+                if (!streq(x->title, e->title))
+                        continue;
+                if (same_entry(x, e)) {
+                        log_info("'%s' is already in menu.lst (%s, entry %zu); nothing to add", e->title, lm->path, i);
+                        return 0;
+                }
+                return log_error_errno(EEXIST, "%s already has an entry titled '%s' (entry %zu) with another kernel, initrd, command line or root; a title must name one entry",
+                                       lm->path, e->title, i);
+        }
 
         _cleanup_(menulst_freep) MenuLst *m = menulst_copy(lm->menu);
         if (!m)

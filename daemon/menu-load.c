@@ -7,6 +7,7 @@
 #include "common/macro.h"
 #include "daemon/log.h"
 #include "daemon/menu-load.h"
+#include "daemon/menu-txn.h"
 
 LoadedMenu *loaded_menu_free(LoadedMenu *lm)
 {
@@ -114,10 +115,42 @@ int menu_load(const Context *ctx, LoadedMenu **ret)
         return 0;
 }
 
+int menu_check_default_writable(const LoadedMenu *lm)
+{
+        struct stat st;
+        if (lstat(lm->default_path, &st) >= 0 && !S_ISREG(st.st_mode))
+                return log_error_errno(EINVAL, "Cannot write %s: not a regular file; nothing was changed",
+                                       lm->default_path);
+        return 0;
+}
+
 static bool same_file(const struct stat *a, const struct stat *b)
 {
         return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
                a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Both files change: no order of two renames is safe when entries shift, so stage them (see
+ * menu_plan_stages()) and record the steps, so a cut-off write is finished by the next writer. */
+static int write_staged(const Context *ctx, const LoadedMenu *lm, const MenuLst *m, const char *default_data,
+                        size_t default_size, int intended, WriteFlags flags)
+{
+        MenuStage st[3];
+        int n = menu_plan_stages(ctx->config.dialect, m, lm->default_data, lm->default_size, default_data,
+                                 default_size, intended, st);
+        if (n == -ENOMEM)
+                return log_oom();
+        if (n < 0)
+                return log_error_errno(n, "Refusing to write %s: a step of the change would not boot entry %d; nothing written",
+                                       lm->path, intended);
+        MenuTxnStep steps[3];
+        for (int i = 0; i < n; i++)
+                steps[i] = (MenuTxnStep){ .path = st[i].is_menu ? lm->path : lm->default_path,
+                                          .data = st[i].data,
+                                          .size = st[i].size };
+        int r = menu_txn_run(ctx, lm->data, lm->size, steps, (size_t) n, flags);
+        menu_stages_done(st, (size_t) n);
+        return r;
 }
 
 int menu_write(const Context *ctx, const LoadedMenu *lm, const MenuLst *m, const char *default_data,
@@ -146,29 +179,34 @@ int menu_write(const Context *ctx, const LoadedMenu *lm, const MenuLst *m, const
                 return log_error_errno(EINVAL, "Refusing to write %s: the default would not boot: %s", lm->path,
                                        problems[0]);
 
-        WriteFlags flags = WRITE_KEEP_PREV | WRITE_MODE_FROM_OLD |
-                           (ctx->config.freeze_boot ? WRITE_FREEZE : WRITE_SYNCFS);
+        WriteFlags flags = boot_write_flags(ctx);
         struct stat now;
         if (stat(lm->path, &now) < 0 || !same_file(&now, &lm->st))
                 return log_error_errno(EBUSY, "%s changed while kernelkeeper was working on it; nothing written",
                                        lm->path);
 
-        if (default_data) {
+        _cleanup_free_ char *data = NULL;
+        size_t size = 0;
+        if (m) {
+                r = menulst_serialize(m, &data, &size);
+                if (r < 0)
+                        return log_oom();
+        }
+        bool menu_changed = m && (size != lm->size || memcmp(data, lm->data, size) != 0);
+        bool default_changed = default_data && (!lm->default_data || default_size != lm->default_size ||
+                                                memcmp(default_data, lm->default_data, default_size) != 0);
+        if (menu_changed && default_changed)
+                return write_staged(ctx, lm, m, default_data, default_size, info->default_entry, flags);
+
+        if (default_changed) {
                 r = write_file_atomic(lm->default_path, default_data, default_size, 0644, flags);
                 if (r < 0)
                         return log_error_errno(r, "Cannot write %s: %m; nothing else was changed", lm->default_path);
         }
-        if (m) {
-                _cleanup_free_ char *data = NULL;
-                size_t size;
-                r = menulst_serialize(m, &data, &size);
+        if (menu_changed) {
+                r = write_file_atomic(lm->path, data, size, 0644, flags);
                 if (r < 0)
-                        return log_oom();
-                if (size != lm->size || memcmp(data, lm->data, size) != 0) {
-                        r = write_file_atomic(lm->path, data, size, 0644, flags);
-                        if (r < 0)
-                                return log_error_errno(r, "Cannot write %s: %m; the old file is untouched", lm->path);
-                }
+                        return log_error_errno(r, "Cannot write %s: %m; the old file is untouched", lm->path);
         }
         return 0;
 }

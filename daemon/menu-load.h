@@ -33,6 +33,11 @@ int menu_load(const Context *ctx, LoadedMenu **ret);
 int menu_evaluate(const Context *ctx, const LoadedMenu *lm, const MenuLst *m, const char *default_data,
                   size_t default_size, MenuInfo **ret);
 
+/* Refuses (logged, -EINVAL) when the 'default' file could not be replaced: something other than a
+ * regular file is there (a link whose target is missing in the tree). For checks before anything
+ * is written. */
+int menu_check_default_writable(const LoadedMenu *lm);
+
 /* Writes a new menu (and/or default file) after checking that GRUB's default would load a kernel
  * that exists. Refuses (-EBUSY) if the file changed since it was loaded. evaluated (may be NULL) is
  * menu_evaluate()'s result for exactly this menu and default file, if the caller has it. Logs its

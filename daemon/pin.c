@@ -6,6 +6,7 @@
 #include "common/macro.h"
 #include "common/strv.h"
 #include "daemon/log.h"
+#include "daemon/menu-txn.h"
 #include "daemon/pin.h"
 #include "daemon/state.h"
 
@@ -105,8 +106,9 @@ static void format_list(char *buf, size_t size, const int *l, size_t n)
                 snprintf(buf + k, size - k, "]");
 }
 
-int pin_enforce(const Context *ctx, const Pin *pin, PinOutcome *ret_outcome, char **ret_summary,
-                LoadedMenu **ret_seen, char **ret_problem)
+/* check_only: resolve and validate everything, write nothing (outcome: what a write would do) */
+static int enforce(const Context *ctx, const Pin *pin, bool check_only, PinOutcome *ret_outcome, char **ret_summary,
+                   LoadedMenu **ret_seen, char **ret_problem)
 {
         _cleanup_(loaded_menu_freep) LoadedMenu *lm = NULL;
         int r = menu_load(ctx, &lm);
@@ -167,6 +169,14 @@ int pin_enforce(const Context *ctx, const Pin *pin, PinOutcome *ret_outcome, cha
                           "Pinned entry cannot boot, menu left as it is: %s", problems[0]);
                 return -ENOENT;
         }
+        if (check_only) {
+                /* under `default saved` the default file is what changes */
+                r = info->default_saved ? menu_check_default_writable(lm) : 0;
+                if (r < 0)
+                        return r;
+                *ret_outcome = PIN_RESTORED;
+                return 0;
+        }
 
         _cleanup_(menu_info_freep) MenuInfo *after = NULL;
         r = menu_write_boot_order(ctx, lm, lm->menu, want_default, pin->fallback_sels ? want_fb : NULL, n_fb, &after);
@@ -185,6 +195,50 @@ int pin_enforce(const Context *ctx, const Pin *pin, PinOutcome *ret_outcome, cha
         if (ret_seen)
                 *ret_seen = TAKE_PTR(lm);
         return 0;
+}
+
+int pin_enforce(const Context *ctx, const Pin *pin, PinOutcome *ret_outcome, char **ret_summary,
+                LoadedMenu **ret_seen, char **ret_problem)
+{
+        return enforce(ctx, pin, false, ret_outcome, ret_summary, ret_seen, ret_problem);
+}
+
+int pin_set(const Context *ctx, const Pin *pin, PinOutcome *ret_outcome, char **ret_summary, char **ret_problem)
+{
+        _cleanup_close_ int lock = -EBADF;
+        int r = writers_begin(ctx, true, &lock);
+        if (r < 0)
+                return r;
+        _cleanup_json_ json_t *state = NULL, *old = NULL;
+        r = state_load(ctx, &state);
+        if (r < 0)
+                return r;
+        if (trial_in_flight(state))
+                return log_error_errno(EBUSY, "A kernel trial is in flight; commit or roll it back before changing the pin");
+        _cleanup_free_ char *state_file = NULL;
+        bool had_state = state_path(ctx, &state_file) >= 0 && access(state_file, F_OK) >= 0;
+        PinOutcome outcome;
+        r = enforce(ctx, pin, true, &outcome, NULL, NULL, ret_problem);
+        if (r < 0)
+                return r;
+
+        /* the state first: a pin that cannot be recorded must not reach /boot */
+        old = json_deep_copy(state);
+        if (!old || pin_to_state(state, pin) < 0)
+                return log_oom();
+        r = state_save(ctx, state);
+        if (r < 0)
+                return r;
+        r = pin_enforce(ctx, pin, ret_outcome, ret_summary, NULL, ret_problem);
+        if (r < 0 && had_state)
+                (void) state_save(ctx, old);
+        else if (r < 0) {
+                /* there was none: there is none (the directory exists by now) */
+                _cleanup_free_ char *saved = NULL;
+                if (state_path(ctx, &saved) >= 0)
+                        (void) unlink(saved);
+        }
+        return r;
 }
 
 static int record_restore(const Context *ctx, json_t *state, const char *summary)

@@ -36,6 +36,11 @@ typedef enum PinOutcome {
 int pin_enforce(const Context *ctx, const Pin *pin, PinOutcome *ret_outcome, char **ret_summary,
                 LoadedMenu **ret_seen, char **ret_problem);
 
+/* What `pin` does: takes the writers' lock (finishing an interrupted write), resolves and checks
+ * the pin, records it in the state and only then makes GRUB boot it (pin_enforce()); when that
+ * fails the old state is put back. Logs its errors; ret_problem as for pin_enforce(). */
+int pin_set(const Context *ctx, const Pin *pin, PinOutcome *ret_outcome, char **ret_summary, char **ret_problem);
+
 /* What `pin --reapply` and the daemon both do: loads the state, enforces the recorded pin and, when
  * the menu had to be rewritten, logs KK_MESSAGE_PIN_RESTORED with the change and records it in the
  * state ("last_restore", and the "restores" counter). Errors are logged (-EBUSY: the file changed

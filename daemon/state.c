@@ -174,6 +174,16 @@ static const char *state_check(json_t *state)
         return NULL;
 }
 
+int state_dir_create(const Context *ctx, char **ret_dir)
+{
+        _cleanup_free_ char *dir = NULL;
+        int r = mkdir_in_root(ctx->root, ctx->config.state_dir, 0700, &dir);
+        if (r < 0)
+                return r;
+        *ret_dir = TAKE_PTR(dir);
+        return 0;
+}
+
 int state_path(const Context *ctx, char **ret_path)
 {
         _cleanup_free_ char *dir = NULL;
@@ -218,7 +228,7 @@ int state_load(const Context *ctx, json_t **ret)
 int state_save(const Context *ctx, json_t *state)
 {
         _cleanup_free_ char *dir = NULL, *path = NULL;
-        int r = mkdir_in_root(ctx->root, ctx->config.state_dir, 0700, &dir);
+        int r = state_dir_create(ctx, &dir);
         if (r < 0) {
                 _cleanup_free_ char *shown = path_join_root(ctx->root, ctx->config.state_dir);
                 return log_error_errno(r, "Cannot create the state directory %s: %m",

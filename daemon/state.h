@@ -16,6 +16,9 @@ int state_path(const Context *ctx, char **ret_path);
  * path resolves inside --root; state_save() creates the directory there with mkdir_in_root(). */
 int state_load(const Context *ctx, json_t **ret);
 int state_save(const Context *ctx, json_t *state);
+/* The state directory, created (0700) if missing, resolved inside the root: where the record of an
+ * interrupted write lives. */
+int state_dir_create(const Context *ctx, char **ret_dir);
 
 /* json_decrefp() comes with jansson >= 2.9 */
 #define _cleanup_json_ _cleanup_(json_decrefp)

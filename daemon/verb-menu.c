@@ -2,11 +2,13 @@
 #include <string.h>
 
 #include "common/macro.h"
+#include "common/strv.h"
 #include "daemon/cli.h"
 #include "daemon/log.h"
 #include "daemon/menu-edit.h"
 #include "daemon/menu-json.h"
 #include "daemon/menu-load.h"
+#include "daemon/menu-txn.h"
 #include "daemon/state.h"
 
 static int print_json(json_t *j)
@@ -31,6 +33,10 @@ static int menu_show(Context *ctx)
         if (r < 0)
                 return r;
         const MenuInfo *info = lm->info;
+        /* read-only: an interrupted write is finished by the next writer, not here */
+        if (menu_txn_pending(ctx) &&
+            strv_push(&lm->info->warnings, "an interrupted kernelkeeper write is pending: the next kernelkeeper command or the daemon finishes it") < 0)
+                return log_oom();
         if (ctx->json)
                 return print_json(menu_info_to_json(info, lm->path, ctx->config.dialect));
 
@@ -102,6 +108,9 @@ int verb_menu(Context *ctx, CliArgs *args)
                                .args = args->kargs, .root_device = args->root_device, .first = args->first };
                 if (menu_check_new_entry(&e) < 0)
                         return EXIT_USAGE;
+                _cleanup_close_ int lock = -EBADF;
+                if (writers_begin(ctx, true, &lock) < 0)
+                        return EXIT_PROBLEM;
                 return menu_add_entry(ctx, &e) < 0 ? EXIT_PROBLEM : EXIT_OK;
         }
         if (cli_check_options(args, 0, "menu") < 0)
@@ -111,6 +120,9 @@ int verb_menu(Context *ctx, CliArgs *args)
                         log_error("'menu remove' takes one selector");
                         return EXIT_USAGE;
                 }
+                _cleanup_close_ int lock = -EBADF;
+                if (writers_begin(ctx, true, &lock) < 0)
+                        return EXIT_PROBLEM;
                 return menu_remove_entry(ctx, args->words[2]) < 0 ? EXIT_PROBLEM : EXIT_OK;
         }
         if (args->words[1] && args->words[2]) {

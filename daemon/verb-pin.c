@@ -4,6 +4,7 @@
 #include "common/macro.h"
 #include "daemon/cli.h"
 #include "daemon/log.h"
+#include "daemon/menu-txn.h"
 #include "daemon/pin.h"
 #include "daemon/protect.h"
 #include "daemon/state.h"
@@ -12,7 +13,11 @@ static int reapply(Context *ctx)
 {
         PinOutcome outcome;
         _cleanup_free_ char *sel = NULL;
-        int r = pin_reapply(ctx, &outcome, &sel, NULL);
+        _cleanup_close_ int lock = -EBADF;
+        int r = writers_begin(ctx, true, &lock);
+        if (r < 0)
+                return r;
+        r = pin_reapply(ctx, &outcome, &sel, NULL);
         if (r < 0)
                 return r;
         if (outcome == PIN_TRIAL)
@@ -53,21 +58,9 @@ int verb_pin(Context *ctx, CliArgs *args)
         if (args->no_fallback)
                 pin.fallback_sels = none;
 
-        _cleanup_json_ json_t *state = NULL;
-        int r = state_load(ctx, &state);
-        if (r < 0)
-                return r;
-        if (trial_in_flight(state))
-                return log_error_errno(EBUSY, "A kernel trial is in flight; commit or roll it back before changing the pin");
         PinOutcome outcome;
         _cleanup_free_ char *summary = NULL;
-        r = pin_enforce(ctx, &pin, &outcome, &summary, NULL, NULL);
-        if (r < 0)
-                return r;
-        r = pin_to_state(state, &pin);
-        if (r < 0)
-                return log_oom();
-        r = state_save(ctx, state);
+        int r = pin_set(ctx, &pin, &outcome, &summary, NULL);
         if (r < 0)
                 return r;
         protect_update(ctx);
@@ -82,8 +75,12 @@ int verb_unpin(Context *ctx, CliArgs *args)
 {
         if (cli_check_options(args, 0, "unpin") < 0)
                 return EXIT_USAGE;
+        _cleanup_close_ int lock = -EBADF;
+        int r = writers_begin(ctx, true, &lock);
+        if (r < 0)
+                return r;
         _cleanup_json_ json_t *state = NULL;
-        int r = state_load(ctx, &state);
+        r = state_load(ctx, &state);
         if (r < 0)
                 return r;
         if (trial_in_flight(state))

@@ -163,15 +163,7 @@ static int apply_directive(const Context *ctx, const UserDataPart *p, const char
         _cleanup_free_ char *summary = NULL, *problem = NULL;
         /* the selectors are user data: problems with them come back unlogged and unquoted, and are
          * reported below under the part's name; other errors (menu.lst, state) are logged there */
-        r = pin_enforce(ctx, &pin, &outcome, &summary, NULL, &problem);
-        if (r >= 0) {
-                _cleanup_json_ json_t *state = NULL;
-                r = state_load(ctx, &state);
-                if (r >= 0 && (r = pin_to_state(state, &pin)) < 0)
-                        log_oom();
-                if (r >= 0)
-                        r = state_save(ctx, state);
-        }
+        r = pin_set(ctx, &pin, &outcome, &summary, &problem);
         const char *status = r < 0 ? "failed" : "success";
         _cleanup_free_ char *msg = NULL, *note = NULL;
         int k;

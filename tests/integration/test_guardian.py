@@ -214,6 +214,20 @@ class Rewrites(GuardianBase):
         self.wait_restores(1)
         self.assertIn(b"# in place", self.t.read("/boot/grub/menu.lst"))
 
+    def test_waits_for_another_writer(self):
+        """A CLI writer holds the writers' lock: the daemon leaves the menu alone and checks again."""
+        import fcntl
+        fd = os.open(self.t.path("/boot/grub"), os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            rename_over(self.menu, self.drifted())
+            wait_until(lambda: "another kernelkeeper process is writing" in self.daemon.log(), 5, "deferred check")
+            self.assertEqual(restores(self.t), 0)
+            self.assertFalse(self.pinned())
+        finally:
+            os.close(fd)
+        self.wait_restores(1)
+
     def test_sed_i(self):
         subprocess.run(["sed", "-i", "s/^default.*/default 1/", self.menu], check=True)
         self.wait_restores(1)

@@ -41,6 +41,37 @@ int main(void)
 
         snprintf(cmd, sizeof cmd, "ls %s | grep -c kk- | grep -qx 1", dir);
         ok(system(cmd) == 0, "no temp files left behind");
+        /* stale temps of a killed writer: ours go, everything else stays */
+        const char *stale[] = { "menu.lst.kk-a1B2c3", "default.kk-ZZZZZZ", "state.json.kk-000000" };
+        const char *keep[] = { "menu.lst.kk-prev", "menu.lst.kk-abc", "menu.lst.kk-abcdefg", "other.kk-a1B2c3",
+                               "menu.lst.kk-a.b-c3", "xmenu.lst.kk-a1B2c3" };
+        for (size_t i = 0; i < ELEMENTSOF(stale); i++) {
+                snprintf(cmd, sizeof cmd, "touch %s/%s", dir, stale[i]);
+                (void) system(cmd);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(keep); i++) {
+                snprintf(cmd, sizeof cmd, "touch %s/%s", dir, keep[i]);
+                (void) system(cmd);
+        }
+        snprintf(cmd, sizeof cmd, "mkdir %s/default.kk-Dir123 && ln -s menu.lst %s/menu.lst.kk-Lnk123", dir, dir);
+        (void) system(cmd);
+        const char *names[] = { "menu.lst", "default", "state.json", NULL };
+        is_int(remove_stale_temps(dir, names), 3, "three stale temps removed");
+        for (size_t i = 0; i < ELEMENTSOF(stale); i++) {
+                snprintf(path, sizeof path, "%s/%s", dir, stale[i]);
+                ok(access(path, F_OK) < 0, "removed %s", stale[i]);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(keep); i++) {
+                snprintf(path, sizeof path, "%s/%s", dir, keep[i]);
+                ok(access(path, F_OK) == 0, "kept %s", keep[i]);
+        }
+        snprintf(path, sizeof path, "%s/default.kk-Dir123", dir);
+        ok(access(path, F_OK) == 0, "a directory is not a temp file");
+        snprintf(path, sizeof path, "%s/menu.lst.kk-Lnk123", dir);
+        ok(access(path, F_OK) == 0, "a symlink is not a temp file");
+        snprintf(path, sizeof path, "%s/nonexistent", dir);
+        is_int(remove_stale_temps(path, names), 0, "missing directory: nothing to do");
+
         ok(looks_binary("\x7f" "ELF\x02\x01\x01\0\0", 9), "ELF is binary");
         ok(!looks_binary("pause \x07 beep\n", 13), "a BEL in text is still text");
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
