@@ -14,6 +14,7 @@
 #include "daemon/kernel-trial.h"
 #include "daemon/log.h"
 #include "daemon/menu-load.h"
+#include "daemon/menu-txn.h"
 #include "daemon/pin.h"
 #include "daemon/proc.h"
 #include "daemon/state.h"
@@ -111,12 +112,11 @@ static bool both_loaders_boot(const MenuLst *m, const BootFiles *files, const Lo
 
 /* Writes the new menu and both state files so that every state on disk boots `safe` or the new
  * layout: menu.lst first with an explicit `default <safe>` (both loaders then ignore the state files),
- * then `default`, then grubenv, then the final menu.lst (its `default saved` takes the files). */
+ * then `default`, then grubenv, then the final menu.lst (its `default saved` takes the files). The
+ * steps are recorded first (menu_txn_run()): a write cut off is finished by the next writer. */
 static int write_boot_files(const Context *ctx, const LoadedMenu *lm, const MenuLst *final, int safe,
                             const BootFiles *files, const char *grubenv_path)
 {
-        WriteFlags flags = WRITE_KEEP_PREV | WRITE_MODE_FROM_OLD |
-                           (ctx->config.freeze_boot ? WRITE_FREEZE : WRITE_SYNCFS);
         _cleanup_(menulst_freep) MenuLst *staged = menulst_copy(final);
         if (!staged)
                 return log_oom();
@@ -134,24 +134,15 @@ static int write_boot_files(const Context *ctx, const LoadedMenu *lm, const Menu
         size_t as, bs;
         if (menulst_serialize(staged, &a, &as) < 0 || menulst_serialize(final, &b, &bs) < 0)
                 return log_oom();
-        struct {
-                const char *path, *data;
-                size_t size;
-        } steps[] = {
+        const MenuTxnStep steps[] = {
                 { lm->path, a, as },
                 { lm->default_path, files->default_file, files->default_size },
                 { grubenv_path, files->grubenv, files->grubenv_size },
                 { lm->path, b, bs },
         };
-        for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
-                if (i == 3 && as == bs && memcmp(a, b, as) == 0)
-                        break; /* the final menu names its default itself */
-                r = write_file_atomic(steps[i].path, steps[i].data, steps[i].size, 0644, flags);
-                if (r < 0)
-                        return log_error_errno(r, "Cannot write %s: %m; GRUB boots entry %d meanwhile", steps[i].path,
-                                               safe);
-        }
-        return 0;
+        /* the final menu may name its default itself: then the staged one is the final one */
+        size_t n = as == bs && memcmp(a, b, as) == 0 ? 3 : 4;
+        return menu_txn_run(ctx, lm->data, lm->size, steps, n, boot_write_flags(ctx));
 }
 
 static int boot_facts(const Context *ctx, char **ret_boot_id, char **ret_cmdline, char **ret_release)
@@ -197,13 +188,22 @@ static int menu_without_trial(const Context *ctx, const LoadedMenu *lm, const Tr
 
 int kernel_trial_arm(const Context *ctx, const char *selector)
 {
+        _cleanup_close_ int lock = -EBADF;
+        int r = writers_begin(ctx, true, &lock);
+        if (r < 0)
+                return r;
         _cleanup_json_ json_t *state = NULL;
-        int r = state_load(ctx, &state);
+        r = state_load(ctx, &state);
         if (r < 0)
                 return r;
         TrialRecord t;
         trial_record_get(state, &t);
-        if (trial_phase_in_flight(t.phase))
+        _cleanup_free_ char *boot_id = NULL;
+        if ((r = boot_facts(ctx, &boot_id, NULL, NULL)) < 0)
+                return r;
+        /* the same trial again in the boot that armed it finishes an arm that was cut off */
+        bool redo = t.phase == TRIAL_PHASE_ARMED && t.armed_boot_id && streq(t.armed_boot_id, boot_id);
+        if (trial_phase_in_flight(t.phase) && !redo)
                 return log_error_errno(EBUSY, "A kernel trial of '%s' is in flight; commit or roll it back first",
                                        t.trial_title ? t.trial_title : "?");
         _cleanup_(pin_done) Pin pin = {};
@@ -219,13 +219,16 @@ int kernel_trial_arm(const Context *ctx, const char *selector)
                 return r;
         _cleanup_(menulst_freep) MenuLst *base = NULL;
         _cleanup_(menu_info_freep) MenuInfo *info = NULL;
-        r = menu_without_trial(ctx, lm, NULL, &base, &info);
+        r = menu_without_trial(ctx, lm, redo ? &t : NULL, &base, &info);
         if (r < 0)
                 return r;
         int good, trial;
         if ((r = resolve(info, pin.default_sel, "The pinned default", &good)) < 0 ||
             (r = resolve(info, selector, "The trial selector", &trial)) < 0)
                 return r;
+        if (redo && !streq(info->entries[trial].title, t.trial_title ? t.trial_title : ""))
+                return log_error_errno(EBUSY, "A kernel trial of '%s' is in flight; commit or roll it back first",
+                                       t.trial_title ? t.trial_title : "?");
         if (good == trial)
                 return log_error_errno(EINVAL, "'%s' is the pinned known-good entry itself; nothing to try", selector);
         _cleanup_strv_free_ char **problems = NULL;
@@ -260,9 +263,7 @@ int kernel_trial_arm(const Context *ctx, const char *selector)
                 return log_error_errno(r, "Refusing to arm the trial: %s; nothing written", problem ? problem : "");
 
         /* the state first: a trial that cannot be recorded is never armed */
-        _cleanup_free_ char *boot_id = NULL, *now_s = now_iso8601();
-        if ((r = boot_facts(ctx, &boot_id, NULL, NULL)) < 0)
-                return r;
+        _cleanup_free_ char *now_s = now_iso8601();
         json_t *rec = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:{s:o, s:o}, s:o, s:o}", "phase", "armed",
                                 "armed_boot_id", boot_id, "trial_boot_id", json_null(), "good",
                                 identity(&info->entries[good]), "trial", identity(&info->entries[trial]),
@@ -291,7 +292,10 @@ int kernel_trial_arm(const Context *ctx, const char *selector)
 }
 
 /* Ends the trial: menu.lst without the trial entries, its own default/fallback lines back, the pin
- * (the new one on commit) applied, both state files naming the default. The state is saved first. */
+ * (the new one on commit) applied, both state files naming the default. /boot first, then the state:
+ * cut off in between, the trial is still recorded as in flight and ending it again (a re-run, or the
+ * next boot's `boots record`) writes the same files; the other order could leave an armed menu
+ * behind a trial recorded as over. That the state can be written is proven before /boot is touched. */
 static int trial_finish(const Context *ctx, json_t *state, const TrialRecord *t, bool commit, const char *reason)
 {
         _cleanup_(loaded_menu_freep) LoadedMenu *lm = NULL;
@@ -348,20 +352,18 @@ static int trial_finish(const Context *ctx, json_t *state, const TrialRecord *t,
                 return log_error_errno(EPROTO, "Refusing to write %s: a loader would not boot entry %d after the trial",
                                        lm->path, after->default_entry);
 
-        _cleanup_json_ json_t *old = json_deep_copy(state);
+        if ((r = state_save(ctx, state)) < 0) /* as it is: can it be written at all? */
+                return r;
+        if ((r = write_boot_files(ctx, lm, final, after->default_entry, &files, env_path)) < 0)
+                return r;
         _cleanup_free_ char *now_s = now_iso8601();
-        if (!old || json_object_set_new(t->j, "phase", json_string(commit ? "committed" : "failed")) < 0 ||
+        if (json_object_set_new(t->j, "phase", json_string(commit ? "committed" : "failed")) < 0 ||
             json_object_set_new(t->j, "ended", string_or_null(now_s)) < 0 ||
             (!commit && json_object_set_new(t->j, "reason", string_or_null(reason)) < 0) ||
             (commit && pin_to_state(state, &pin) < 0))
                 return log_oom();
         if ((r = state_save(ctx, state)) < 0)
                 return r;
-        r = write_boot_files(ctx, lm, final, after->default_entry, &files, env_path);
-        if (r < 0) {
-                (void) state_save(ctx, old);
-                return r;
-        }
         const char *fields[] = { NULL, NULL };
         _cleanup_free_ char *f = NULL;
         if (asprintf(&f, "KK_TRIAL_KERNEL=%s", t->trial_title ? t->trial_title : "?") >= 0)
@@ -378,8 +380,12 @@ static int trial_finish(const Context *ctx, json_t *state, const TrialRecord *t,
 
 static int trial_event(const Context *ctx, TrialEvent event)
 {
+        _cleanup_close_ int lock = -EBADF;
+        int r = writers_begin(ctx, true, &lock);
+        if (r < 0)
+                return r;
         _cleanup_json_ json_t *state = NULL;
-        int r = state_load(ctx, &state);
+        r = state_load(ctx, &state);
         if (r < 0)
                 return r;
         TrialRecord t;
@@ -387,6 +393,13 @@ static int trial_event(const Context *ctx, TrialEvent event)
         _cleanup_free_ char *boot_id = NULL;
         if ((r = boot_facts(ctx, &boot_id, NULL, NULL)) < 0)
                 return r;
+        /* asked again after it happened (a re-run after a crash, a script): nothing left to do */
+        if ((event == TRIAL_EVENT_COMMIT && t.phase == TRIAL_PHASE_COMMITTED) ||
+            (event == TRIAL_EVENT_ROLLBACK && t.phase == TRIAL_PHASE_FAILED)) {
+                log_info("The trial of '%s' has already ended (%s)", t.trial_title ? t.trial_title : "?",
+                         trial_phase_to_string(t.phase));
+                return 0;
+        }
         TrialState s = { .phase = t.phase, .armed_boot_id = t.armed_boot_id, .trial_boot_id = t.trial_boot_id };
         TrialInput in = { .event = event, .boot_id = boot_id };
         TrialStep st;
@@ -424,6 +437,9 @@ int boots_record(const Context *ctx, bool *ret_reboot)
         int r = boot_facts(ctx, &boot_id, &cmdline, &release);
         if (r < 0)
                 return r;
+        _cleanup_close_ int lock = -EBADF;
+        if ((r = writers_begin(ctx, true, &lock)) < 0)
+                return r;
         _cleanup_json_ json_t *state = NULL;
         if ((r = state_load(ctx, &state)) < 0)
                 return r;
@@ -449,7 +465,13 @@ int boots_record(const Context *ctx, bool *ret_reboot)
         if ((r = trial_step(&s, &in, &st)) < 0)
                 return log_error_errno(r, "Cannot judge this boot: %m");
 
-        if (st.phase == TRIAL_PHASE_FAILED && t.phase == TRIAL_PHASE_ARMED) {
+        int on_disk_good = -1, on_disk_trial = -1;
+        if (lm)
+                trial_find(lm->menu, lm->info, &on_disk_good, &on_disk_trial);
+        if (st.phase == TRIAL_PHASE_FAILED && t.phase == TRIAL_PHASE_ARMED && on_disk_trial < 0)
+                /* `kernel trial` recorded it but was cut off before menu.lst changed: nothing ran */
+                st.reason = TRIAL_REASON_NEVER_ARMED;
+        if (st.phase == TRIAL_PHASE_FAILED && t.phase == TRIAL_PHASE_ARMED && on_disk_trial >= 0) {
                 /* the trial's own boot never reached userspace: it gets a record all the same */
                 BootRecord lost = { .release = t.trial_release, .entry = TRIAL_TRIAL_INDEX, .title = t.trial_title,
                                     .trial = true, .outcome = "failed", .reason = st.reason };
@@ -517,6 +539,9 @@ int boots_health(const Context *ctx, bool *ret_healthy, bool *ret_reboot)
                      ctx->config.trial_health_timeout_sec) < 0)
                 return log_oom();
 
+        _cleanup_close_ int lock = -EBADF;
+        if ((r = writers_begin(ctx, true, &lock)) < 0)
+                return r;
         _cleanup_json_ json_t *state = NULL;
         if ((r = state_load(ctx, &state)) < 0)
                 return r;

@@ -308,7 +308,7 @@ int writers_begin(const Context *ctx, bool wait, int *ret_fd)
         _cleanup_free_ char *menu = NULL, *state = NULL;
         if (chase_in_root(ctx->root, ctx->config.menu_path, 0, &menu) >= 0) {
                 _cleanup_free_ char *dir = dirname_dup(menu);
-                const char *names[] = { strrchr(menu, '/') + 1, "default", NULL };
+                const char *names[] = { strrchr(menu, '/') + 1, "default", "grubenv", NULL };
                 if (!dir)
                         return log_oom();
                 r = remove_stale_temps(dir, names);

@@ -152,15 +152,21 @@ class Snapshot:
                 self.pin = None if p is None else (p.get("default"), tuple(p.get("fallback") or ()))
             except (ValueError, AttributeError):
                 self.state_ok = False
+        self.grubenv = read_or_none(os.path.join(root, "boot/grub/grubenv"))
+        self.trial = None
+        if raw is not None and self.state_ok:
+            self.trial = (j.get("trial") or {}).get("phase")
         self.temps = [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs if TEMP_RE.search(f)]
         self.txn = os.path.exists(os.path.join(root, "var/lib/kernelkeeper/menu-txn.json"))
 
     def files(self):
-        return (self.menu, self.default, self.pin)
+        return (self.menu, self.default, self.pin, self.grubenv, self.trial)
 
 
 class Case:
     """One operation on one tree: the template before it, the result of an uninterrupted run."""
+
+    BOOT_KEY = slice(1, 3)  # what GRUB boots is compared by title and kernel
 
     def __init__(self, spec, op, workdir):
         self.spec = spec
@@ -170,7 +176,9 @@ class Case:
         os.makedirs(self.template)
         spec.build(self.template)
         for step in pre:
-            if step == "rewrite":
+            if callable(step):
+                step(self.template)
+            elif step == "rewrite":
                 p = os.path.join(self.template, spec.menu_rel)
                 with open(p, "rb") as f:
                     m = f.read()
@@ -219,7 +227,7 @@ class Case:
             else:
                 j = json.loads(r.stdout)
                 e = j["entries"][j["default"]]
-                self.boot_cache[key] = (j["default"], e["title"], e.get("kernel"))
+                self.boot_cache[key] = (j["default"], e["title"], e.get("kernel"), e.get("savedefault"))
         return self.boot_cache[key]
 
     def kill_points(self):
@@ -238,13 +246,18 @@ class Case:
                 problems.append(f"{where}: menu.lst is neither old, new nor the documented stage")
             if s.default not in (self.old.default, self.new.default):
                 problems.append(f"{where}: default file is neither old nor new: {s.default!r}")
-            boot = self.boots(root, s)[1:]
-            if boot not in (self.old_boot[1:], self.new_boot[1:]):
-                problems.append(f"{where}: GRUB would boot {boot}, not {self.old_boot[1:]} or {self.new_boot[1:]}")
+            if s.grubenv not in (self.old.grubenv, self.new.grubenv):
+                problems.append(f"{where}: grubenv is neither old nor new")
+            boot = self.boots(root, s)[self.BOOT_KEY]
+            if boot not in (self.old_boot[self.BOOT_KEY], self.new_boot[self.BOOT_KEY]):
+                problems.append(f"{where}: GRUB would boot {boot}, not {self.old_boot[self.BOOT_KEY]} or "
+                                f"{self.new_boot[self.BOOT_KEY]}")
             if not s.state_ok:
                 problems.append(f"{where}: state.json is not valid JSON")
             elif s.pin not in (self.old.pin, self.new.pin):
                 problems.append(f"{where}: state pin {s.pin} is neither old nor new")
+            elif s.trial not in (self.old.trial, self.new.trial):
+                problems.append(f"{where}: the trial's phase {s.trial} is neither old nor new")
             reruns = 2 if self.argv[:2] == ["menu", "add"] else 1
             for i in range(reruns):
                 r = kk(root, self.argv)
@@ -260,28 +273,34 @@ class Case:
         return problems
 
 
+def kill_everywhere(test, trees, case_class=None):
+    """Runs every kill point of every operation of the trees; fails the test on any problem."""
+    case_class = case_class or Case
+    workdir = tempfile.mkdtemp(prefix="kk-crash-")
+    start = time.monotonic()
+    try:
+        only = os.environ.get("KK_CRASH_ONLY", "")  # e.g. "default-saved: menu add" while debugging
+        cases = [case_class(spec, op, workdir) for spec in trees for op in spec.ops if only in f"{spec.name}: {op[0]}"]
+        jobs = [(c, s, n) for c in cases for s, n in c.kill_points()]
+        problems = []
+        with concurrent.futures.ThreadPoolExecutor(WORKERS) as ex:
+            for p in ex.map(lambda j: j[0].check_point(workdir, j[1], j[2]), jobs):
+                problems += p
+        for c in cases:
+            print(f"# {c.spec.name}: {c.name}: {len(c.kill_points())} kill points", flush=True)
+        print(f"# {len(jobs)} kill points over {len(cases)} operations in {time.monotonic() - start:.0f} s",
+              flush=True)
+        for p in problems[:40]:
+            print(f"# {p}", flush=True)
+        test.assertEqual(len(problems), 0, f"{len(problems)} problems at {len(jobs)} kill points")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 @unittest.skipUnless(STRACE, "strace is not installed")
 class Crash(unittest.TestCase):
     def test_kill_at_every_syscall(self):
-        workdir = tempfile.mkdtemp(prefix="kk-crash-")
-        start = time.monotonic()
-        try:
-            only = os.environ.get("KK_CRASH_ONLY", "")  # e.g. "default-saved: menu add" while debugging
-            cases = [Case(spec, op, workdir) for spec in TREES for op in spec.ops if only in f"{spec.name}: {op[0]}"]
-            jobs = [(c, s, n) for c in cases for s, n in c.kill_points()]
-            problems = []
-            with concurrent.futures.ThreadPoolExecutor(WORKERS) as ex:
-                for p in ex.map(lambda j: j[0].check_point(workdir, j[1], j[2]), jobs):
-                    problems += p
-            for c in cases:
-                print(f"# {c.spec.name}: {c.name}: {len(c.kill_points())} kill points", flush=True)
-            print(f"# {len(jobs)} kill points over {len(cases)} operations in {time.monotonic() - start:.0f} s",
-                  flush=True)
-            for p in problems[:40]:
-                print(f"# {p}", flush=True)
-            self.assertEqual(len(problems), 0, f"{len(problems)} problems at {len(jobs)} kill points")
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+        kill_everywhere(self, TREES)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Crash consistency of the kernel trial: `kernel trial`, `boots record` ending a trial that died,
+`kernel commit` and `kernel rollback`, each killed (SIGKILL) at every invocation of every syscall, by
+the method and the checks of test_crash.py, with grubenv among the files. The one documented stage
+of menu.lst is the new menu with an explicit `default N` (both loaders then ignore the state
+files). What GRUB boots is compared by kernel and by whether the entry saves a fallback: the
+known-good copy at entry 0 boots the known-good kernel under another title, and the trial kernel
+may only ever be booted by the one-shot trial entry."""
+import os
+import re
+import unittest
+
+import kktest
+import test_crash
+from test_crash import Case, TreeSpec
+
+G, T = "6.1.0-50-amd64", "6.1.0-57-amd64"
+ARGS = "root=/dev/xvda1 ro console=hvc0"
+MENU = f"""timeout 5
+default 1
+
+### BEGIN AUTOMAGIC KERNELS LIST
+## ## Start Default Options ##
+# kopt={ARGS}
+## ## End Default Options ##
+
+title\t\tDebian GNU/Linux, kernel {T}
+root\t\t(hd0,0)
+kernel\t\t/boot/vmlinuz-{T} {ARGS}
+initrd\t\t/boot/initrd.img-{T}
+
+title\t\tDebian GNU/Linux, kernel {G}
+root\t\t(hd0,0)
+kernel\t\t/boot/vmlinuz-{G} {ARGS}
+initrd\t\t/boot/initrd.img-{G}
+
+### END DEBIAN AUTOMAGIC KERNELS LIST
+"""
+
+
+def write(root, rel, data):
+    p = os.path.join(root, rel)
+    os.makedirs(os.path.dirname(p), exist_ok=True)
+    with open(p, "wb") as f:
+        f.write(data.encode() if isinstance(data, str) else data)
+
+
+def boot(n, cmdline, release):
+    """What a new boot's /proc says."""
+    def step(root):
+        write(root, "proc/sys/kernel/random/boot_id", f"00000000-0000-0000-0000-{n:012d}\n")
+        write(root, "proc/cmdline", cmdline + "\n")
+        write(root, "proc/sys/kernel/osrelease", release + "\n")
+    return step
+
+
+def grub_boots(root):
+    """GRUB 0.97 booting the armed trial: savedefault writes the fallback (0) first."""
+    p = os.path.join(root, "boot/grub/default")
+    with open(p, "rb") as f:
+        d = bytearray(f.read())
+    d[:10] = b"0\0" + b"\n" * 8
+    with open(p, "wb") as f:
+        f.write(bytes(d))
+
+
+def build(root, menu=MENU):
+    write(root, "boot/grub/menu.lst", menu)
+    write(root, "etc/.keep", "")
+    for r in (G, T):
+        for f in (f"boot/vmlinuz-{r}", f"boot/initrd.img-{r}"):
+            write(root, f, b"\x7fkernel " + f.encode())
+    boot(1, ARGS, G)(root)
+
+
+def build_saved(root):
+    """`default saved`: the default file holds the pin, and a trial's end rewrites both files."""
+    build(root, MENU.replace("default 1", "default saved"))
+    write(root, "boot/grub/default", "1\n" + "#\n" * 10)
+
+
+PIN = ["pin", "--default", f"release={G}"]
+ARM = ["kernel", "trial", f"release={T}"]
+TRIAL_BOOT = boot(2, f"{ARGS} panic=10 kernelkeeper.trial=1", T)
+OPS = [
+    ("kernel trial", [PIN], ARM),
+    ("kernel rollback", [PIN, ARM], ["kernel", "rollback"]),
+    ("boots record (trial died)", [PIN, ARM, grub_boots, boot(3, ARGS, G)], ["boots", "record"]),
+    ("kernel commit", [PIN, ARM, grub_boots, TRIAL_BOOT, ["boots", "record"]], ["kernel", "commit"]),
+]
+TREES = [
+    TreeSpec("trial", build, "boot/grub/menu.lst", OPS),
+    TreeSpec("trial, default saved", build_saved, "boot/grub/menu.lst", OPS),
+]
+
+
+class TrialCase(Case):
+    BOOT_KEY = slice(2, 4)  # by kernel, and whether the entry is the one-shot
+
+    def __init__(self, spec, op, workdir):
+        super().__init__(spec, op, workdir)
+        # the staged menu.lst: the new one with `default saved` (or its default) as an explicit number
+        if self.new.menu:
+            for k in range(8):
+                self.stages.add(re.sub(rb"(?m)^(\s*default\s+)\S+", rb"\g<1>" + str(k).encode(), self.new.menu,
+                                       count=1))
+
+
+@unittest.skipUnless(test_crash.STRACE, "strace is not installed")
+class CrashTrial(unittest.TestCase):
+    def test_kill_at_every_syscall(self):
+        test_crash.kill_everywhere(self, TREES, TrialCase)
+
+
+if __name__ == "__main__":
+    kktest.main()
