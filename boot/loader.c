@@ -77,17 +77,35 @@ static bool grub097_saved_number(const MenuInfo *info, const MenuEntry *e, int o
         return menulst_parse_int(&arg, ret);
 }
 
-static int simulate_grub097(const MenuLst *m, const BootFiles *files, BootLoadsFunc loads, void *userdata,
-                            BootOutcome *ret)
+/* Both loaders start from GRUB 0.97's numbering of the entries (with the default file only where the
+ * loader reads it) and leave the state files as they found them unless they save. */
+static int simulate_begin(const MenuLst *m, const BootFiles *files, bool read_default_file, MenuInfo **ret_info,
+                          BootOutcome *ret_out)
 {
-        MenuEvalOptions o = { .dialect = MENU_DIALECT_GRUB, .default_file = files->default_file,
-                              .default_file_size = files->default_size };
+        MenuEvalOptions o = { .dialect = MENU_DIALECT_GRUB };
+        if (read_default_file) {
+                o.default_file = files->default_file;
+                o.default_file_size = files->default_size;
+        }
         _cleanup_(menu_info_freep) MenuInfo *info = NULL;
         int r = menulst_evaluate(m, &o, &info);
         if (r < 0)
                 return r;
         BootOutcome out = { .entry = -1 };
         r = boot_files_copy(files, &out.after);
+        if (r < 0)
+                return r;
+        *ret_info = TAKE_PTR(info);
+        *ret_out = out;
+        return 0;
+}
+
+static int simulate_grub097(const MenuLst *m, const BootFiles *files, BootLoadsFunc loads, void *userdata,
+                            BootOutcome *ret)
+{
+        _cleanup_(menu_info_freep) MenuInfo *info = NULL;
+        BootOutcome out;
+        int r = simulate_begin(m, files, true, &info, &out);
         if (r < 0)
                 return r;
         int saved = 0, once_restore = -1;
@@ -149,13 +167,9 @@ static int grub2_entry_number(const MenuInfo *info, const char *val)
 static int simulate_pvgrub2(const MenuLst *m, const BootFiles *files, BootLoadsFunc loads, void *userdata,
                             BootOutcome *ret)
 {
-        MenuEvalOptions o = { .dialect = MENU_DIALECT_GRUB };
         _cleanup_(menu_info_freep) MenuInfo *info = NULL;
-        int r = menulst_evaluate(m, &o, &info);
-        if (r < 0)
-                return r;
-        BootOutcome out = { .entry = -1 };
-        r = boot_files_copy(files, &out.after);
+        BootOutcome out;
+        int r = simulate_begin(m, files, false, &info, &out);
         if (r < 0)
                 return r;
         if (info->n_entries == 0) {

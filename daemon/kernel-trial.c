@@ -186,21 +186,48 @@ static int menu_without_trial(const Context *ctx, const LoadedMenu *lm, const Tr
         return 0;
 }
 
+/* What every trial operation starts with: the writers' lock, the state and its trial, this boot. */
+typedef struct TrialOp {
+        int lock;
+        json_t *state;
+        TrialRecord t;
+        char *boot_id;
+} TrialOp;
+
+static void trial_op_done(TrialOp *op)
+{
+        if (op->lock >= 0)
+                close(op->lock);
+        json_decref(op->state);
+        free(op->boot_id);
+}
+
+static int trial_op_begin(const Context *ctx, TrialOp *ret)
+{
+        TrialOp op = { .lock = -EBADF };
+        int r = writers_begin(ctx, true, &op.lock);
+        if (r >= 0)
+                r = state_load(ctx, &op.state);
+        if (r >= 0)
+                r = boot_facts(ctx, &op.boot_id, NULL, NULL);
+        if (r < 0) {
+                trial_op_done(&op);
+                return r;
+        }
+        trial_record_get(op.state, &op.t);
+        *ret = op;
+        return 0;
+}
+
 int kernel_trial_arm(const Context *ctx, const char *selector)
 {
-        _cleanup_close_ int lock = -EBADF;
-        int r = writers_begin(ctx, true, &lock);
+        _cleanup_(trial_op_done) TrialOp op = { .lock = -EBADF };
+        int r = trial_op_begin(ctx, &op);
         if (r < 0)
                 return r;
-        _cleanup_json_ json_t *state = NULL;
-        r = state_load(ctx, &state);
-        if (r < 0)
-                return r;
-        TrialRecord t;
-        trial_record_get(state, &t);
-        _cleanup_free_ char *boot_id = NULL;
-        if ((r = boot_facts(ctx, &boot_id, NULL, NULL)) < 0)
-                return r;
+        json_t *state = op.state;
+        const TrialRecord t = op.t;
+        const char *boot_id = op.boot_id;
         /* the same trial again in the boot that armed it finishes an arm that was cut off */
         bool redo = t.phase == TRIAL_PHASE_ARMED && t.armed_boot_id && streq(t.armed_boot_id, boot_id);
         if (trial_phase_in_flight(t.phase) && !redo)
@@ -380,19 +407,13 @@ static int trial_finish(const Context *ctx, json_t *state, const TrialRecord *t,
 
 static int trial_event(const Context *ctx, TrialEvent event)
 {
-        _cleanup_close_ int lock = -EBADF;
-        int r = writers_begin(ctx, true, &lock);
+        _cleanup_(trial_op_done) TrialOp op = { .lock = -EBADF };
+        int r = trial_op_begin(ctx, &op);
         if (r < 0)
                 return r;
-        _cleanup_json_ json_t *state = NULL;
-        r = state_load(ctx, &state);
-        if (r < 0)
-                return r;
-        TrialRecord t;
-        trial_record_get(state, &t);
-        _cleanup_free_ char *boot_id = NULL;
-        if ((r = boot_facts(ctx, &boot_id, NULL, NULL)) < 0)
-                return r;
+        json_t *state = op.state;
+        const TrialRecord t = op.t;
+        const char *boot_id = op.boot_id;
         /* asked again after it happened (a re-run after a crash, a script): nothing left to do */
         if ((event == TRIAL_EVENT_COMMIT && t.phase == TRIAL_PHASE_COMMITTED) ||
             (event == TRIAL_EVENT_ROLLBACK && t.phase == TRIAL_PHASE_FAILED)) {

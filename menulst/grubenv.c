@@ -16,19 +16,24 @@ static bool grubenv_valid(const char *data, size_t size)
                !memchr(data, 0, size);
 }
 
+/* A line runs to the first unescaped newline: where that is, or end if there is none. */
+static const char *line_end(const char *p, const char *end)
+{
+        while (p < end && *p != '\n') {
+                if (*p == '\\' && p + 1 < end)
+                        p++;
+                p++;
+        }
+        return MIN(p, end);
+}
+
 /* The value (still escaped) of the first "name=value" line, and where that line ends. */
 static const char *find_var(const char *data, size_t size, const char *name, const char **ret_line_end)
 {
         size_t nl = strlen(name);
         const char *p = data + strlen(SIGNATURE), *end = data + size;
         while (p < end) {
-                /* a line runs to the first unescaped newline */
-                const char *q = p;
-                while (q < end && *q != '\n') {
-                        if (*q == '\\' && q + 1 < end)
-                                q++;
-                        q++;
-                }
+                const char *q = line_end(p, end);
                 if (q >= end)
                         break; /* no newline: envblk.c stops there ("broken") */
                 if (*p != '#' && (size_t) (q - p) > nl && memcmp(p, name, nl) == 0 && p[nl] == '=') {
@@ -78,12 +83,7 @@ int menulst_grubenv_set(const char *data, size_t size, const char *name, const c
                 const char *skip_end = NULL, *skip = find_var(data, size, name, &skip_end);
                 const char *p = data + n, *end = data + size;
                 while (p < end) {
-                        const char *q = p;
-                        while (q < end && *q != '\n') {
-                                if (*q == '\\' && q + 1 < end)
-                                        q++;
-                                q++;
-                        }
+                        const char *q = line_end(p, end);
                         bool is_ours = skip && p <= skip && skip < q;
                         if (*p != '#' && q < end && !is_ours) {
                                 size_t l = (size_t) (q - p) + 1;

@@ -15,28 +15,8 @@ import kktest
 import test_crash
 from test_crash import Case, TreeSpec
 
-G, T = "6.1.0-50-amd64", "6.1.0-57-amd64"
-ARGS = "root=/dev/xvda1 ro console=hvc0"
-MENU = f"""timeout 5
-default 1
-
-### BEGIN AUTOMAGIC KERNELS LIST
-## ## Start Default Options ##
-# kopt={ARGS}
-## ## End Default Options ##
-
-title\t\tDebian GNU/Linux, kernel {T}
-root\t\t(hd0,0)
-kernel\t\t/boot/vmlinuz-{T} {ARGS}
-initrd\t\t/boot/initrd.img-{T}
-
-title\t\tDebian GNU/Linux, kernel {G}
-root\t\t(hd0,0)
-kernel\t\t/boot/vmlinuz-{G} {ARGS}
-initrd\t\t/boot/initrd.img-{G}
-
-### END DEBIAN AUTOMAGIC KERNELS LIST
-"""
+# the tree of test_kernel_trial.py: T above G in update-grub's block, G pinned
+from test_kernel_trial import ARGS, MENU, G, T  # noqa: E402
 
 
 def write(root, rel, data):
