@@ -68,8 +68,10 @@ static int boots_show(Context *ctx)
         if (r < 0)
                 return r;
         json_t *boots = json_object_get(state, "boots"), *trial = json_object_get(state, "trial");
-        if (ctx->json)
-                return cli_print_json(json_pack("{s:O?, s:O?}", "boots", boots ? boots : NULL, "trial", trial));
+        if (ctx->json) {
+                _cleanup_json_ json_t *out = json_pack("{s:O?, s:O?}", "boots", boots, "trial", trial);
+                return cli_print_json(out);
+        }
         size_t i;
         json_t *b;
         printf("%-20s  %-36s  %-22s  %-5s  %-7s  %s\n", "TIME", "BOOT ID", "RELEASE", "TRIAL", "OUTCOME", "ENTRY / REASON");
