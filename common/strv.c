@@ -35,15 +35,19 @@ int strv_push(char ***l, const char *s)
         return strv_consume(l, strdup(s));
 }
 
+/* the formatted string, NULL on failure (the consumers turn that into -ENOMEM) */
+__attribute__((format(printf, 1, 0))) static char *vformat(const char *fmt, va_list ap)
+{
+        char *s;
+        return vasprintf(&s, fmt, ap) < 0 ? NULL : s;
+}
+
 int strv_pushf(char ***l, const char *fmt, ...)
 {
         va_list ap;
-        char *s;
         va_start(ap, fmt);
-        int k = vasprintf(&s, fmt, ap);
+        char *s = vformat(fmt, ap);
         va_end(ap);
-        if (k < 0)
-                return -ENOMEM;
         return strv_consume(l, s);
 }
 
@@ -78,11 +82,8 @@ int strv_consume_n(char ***l, size_t *n, char *s)
 int strv_pushf_n(char ***l, size_t *n, const char *fmt, ...)
 {
         va_list ap;
-        char *s;
         va_start(ap, fmt);
-        int k = vasprintf(&s, fmt, ap);
+        char *s = vformat(fmt, ap);
         va_end(ap);
-        if (k < 0)
-                return -ENOMEM;
         return strv_consume_n(l, n, s);
 }
