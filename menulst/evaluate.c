@@ -290,7 +290,8 @@ int menulst_evaluate(const MenuLst *m, const MenuEvalOptions *o, MenuInfo **ret)
         }
         int requested_default = g.default_entry;
         if (g.default_entry >= num) {
-                if (g.fallback_entryno >= 0) {
+                /* (after a hang GRUB never gets here: the unpruned list is no default to give) */
+                if (g.fallback_entryno >= 0 && !info->fallback_hang) {
                         g.default_entry = g.fallback_entries[0];
                         g.fallback_entryno++;
                         if (g.fallback_entryno >= MENULST_MAX_FALLBACK ||

@@ -73,6 +73,11 @@ static void test_default_and_fallback(void)
 
         _cleanup_(menu_info_freep) MenuInfo *hang = eval("fallback 1 2 3 4 5 6 7 9\n" ENTRIES3);
         ok(hang->fallback_hang && has_warning(hang, "loops forever"), "8 fallbacks with the last out of range hang 0.97");
+        /* found by fuzz-menulst-eval: the default was taken from the list the pruning never finished,
+         * and `menu show` read entries[20] of 3 */
+        _cleanup_(menu_info_freep) MenuInfo *hang2 = eval("default 5\nfallback 9 8 7 6 5 4 3 20\n" ENTRIES3);
+        ok(hang2->fallback_hang && hang2->default_entry == 0 && hang2->n_fallback == 0,
+           "a hanging fallback list does not give the out-of-range default (got %d)", hang2->default_entry);
         expect("a bad value before the last of 8 slots leaves the last one twice",
                "fallback 1 12 2 3 4 5 6 7\n" ENTRIES3 ENTRIES3 ENTRIES3 "title j\nkernel /j\n", 10, 0, "1 2 3 4 5 6 7 7");
 }
