@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/chase.h"
@@ -171,7 +172,16 @@ static int load_file(Config *c, const char *root, const char *rel, bool must_exi
                                : r;
         if (r < 0)
                 return asprintf(ret_error_line, "%s: %s", path, strerror(-r)) < 0 ? -ENOMEM : r;
+        return config_parse(c, path, data, strlen(data), ret_error_line);
+}
 
+int config_parse(Config *c, const char *path, const char *text, size_t size, char **ret_error_line)
+{
+        int r;
+        /* a NUL ends the text, as it ends a file read by load_file() */
+        _cleanup_free_ char *data = strndup(text, size);
+        if (!data)
+                return -ENOMEM;
         _cleanup_free_ char *section = NULL;
         unsigned line = 0;
         char *p = data;
@@ -292,4 +302,41 @@ int config_load(Config *c, const char *root, const char *explicit_path, char **r
         }
         free(names);
         return r;
+}
+
+int config_format(const Config *c, char **ret)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t size;
+        FILE *f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+        for (size_t k = 0; k < ELEMENTSOF(keys); k++) {
+                const void *p = (const char *) c + keys[k].offset;
+                if (k == 0 || !streq(keys[k].section, keys[k - 1].section))
+                        fprintf(f, "[%s]\n", keys[k].section);
+                fprintf(f, "%s=", keys[k].name);
+                switch (keys[k].type) {
+                case CT_STRING:
+                        fputs(*(char *const *) p ?: "", f);
+                        break;
+                case CT_BOOL:
+                        fputs(*(const bool *) p ? "yes" : "no", f);
+                        break;
+                case CT_UINT:
+                        fprintf(f, "%u", *(const unsigned *) p);
+                        break;
+                case CT_DIALECT:
+                        fputs(*(const MenuDialect *) p == MENU_DIALECT_PVGRUB ? "pvgrub" : "grub", f);
+                        break;
+                case CT_TRISTATE:
+                        fputs(*(const int *) p < 0 ? "auto" : *(const int *) p ? "yes" : "no", f);
+                        break;
+                }
+                fputc('\n', f);
+        }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(buf);
+        return 0;
 }

@@ -47,3 +47,8 @@ void config_done(Config *c);
 /* Reads the main file (missing is fine) and its drop-ins. explicit_path (from --config) replaces the
  * main file and must exist. On error *ret_error_line holds "file:line: message". */
 int config_load(Config *c, const char *root, const char *explicit_path, char **ret_error_line);
+/* Applies one file's text (size bytes, up to a NUL) on top of c, as config_load() does for each
+ * file; path names it in *ret_error_line. */
+int config_parse(Config *c, const char *path, const char *text, size_t size, char **ret_error_line);
+/* Writes every key of c as one INI file that config_parse() reads back to the same values. */
+int config_format(const Config *c, char **ret);

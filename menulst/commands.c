@@ -57,12 +57,21 @@ int menulst_find_command(MenuDialect d, const char *cooked, char *ret_name, size
         }
         if (ret_arg)
                 *ret_arg = skip_to_arg(cooked);
-        for (size_t i = 0; i < ELEMENTSOF(builtins); i++) {
-                if (strlen(builtins[i].name) != n || memcmp(builtins[i].name, cooked, n) != 0)
-                        continue;
-                if (d == MENU_DIALECT_PVGRUB && !builtins[i].pvgrub)
+        /* the table is in strcmp() order: a binary search (every line of every evaluation comes here) */
+        size_t lo = 0, hi = ELEMENTSOF(builtins);
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = strncmp(cooked, builtins[mid].name, n);
+                if (c == 0 && builtins[mid].name[n])
+                        c = -1; /* cooked's name is a prefix of this one */
+                if (c < 0)
+                        hi = mid;
+                else if (c > 0)
+                        lo = mid + 1;
+                else if (d == MENU_DIALECT_PVGRUB && !builtins[mid].pvgrub)
                         return 0;
-                return builtins[i].flags;
+                else
+                        return builtins[mid].flags;
         }
         return 0;
 }

@@ -85,6 +85,7 @@ static bool is_multiboot_hypervisor(const char *path)
 
 static int analyze_entry(const MenuLst *m, MenuDialect d, MenuEntry *e, size_t from, size_t to)
 {
+        size_t n_modules = 0;
         for (size_t i = from; i <= to; i++) {
                 const char *cooked = m->items[i].cooked, *arg;
                 char name[32];
@@ -119,8 +120,7 @@ static int analyze_entry(const MenuLst *m, MenuDialect d, MenuEntry *e, size_t f
                         e->chainloader = false;
                         continue;
                 } else if (streq(name, "module") || streq(name, "modulenounzip")) {
-                        _cleanup_free_ char *w = first_word(arg);
-                        if (!w || strv_push(&e->modules, w) < 0)
+                        if (strv_consume_n(&e->modules, &n_modules, first_word(arg)) < 0)
                                 return -ENOMEM;
                         continue;
                 } else if (streq(name, "chainloader")) {
@@ -152,7 +152,8 @@ static int analyze_entry(const MenuLst *m, MenuDialect d, MenuEntry *e, size_t f
         return 0;
 }
 
-#define warn(info, ...) strv_pushf(&(info)->warnings, __VA_ARGS__)
+/* menulst_evaluate() counts its warnings in n_warnings */
+#define warn(info, ...) strv_pushf_n(&(info)->warnings, &n_warnings, __VA_ARGS__)
 
 static int add_entry(MenuInfo *info, size_t *cap, const MenuLst *m, MenuDialect d, const char *title,
                      size_t title_item, size_t last)
@@ -179,6 +180,7 @@ int menulst_evaluate(const MenuLst *m, const MenuEvalOptions *o, MenuInfo **ret)
         if (!info)
                 return -ENOMEM;
         MenuDialect d = o ? o->dialect : MENU_DIALECT_GRUB;
+        size_t n_warnings = 0;
 
         int saved_entry = 0, once_restore = -1;
         if (o && o->default_file)
@@ -288,7 +290,8 @@ int menulst_evaluate(const MenuLst *m, const MenuEvalOptions *o, MenuInfo **ret)
         }
         int requested_default = g.default_entry;
         if (g.default_entry >= num) {
-                if (g.fallback_entryno >= 0) {
+                /* (after a hang GRUB never gets here: the unpruned list is no default to give) */
+                if (g.fallback_entryno >= 0 && !info->fallback_hang) {
                         g.default_entry = g.fallback_entries[0];
                         g.fallback_entryno++;
                         if (g.fallback_entryno >= MENULST_MAX_FALLBACK ||

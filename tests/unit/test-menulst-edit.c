@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Edits keep every byte they are not asked to change. */
 #include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/macro.h"
+#include "common/strv.h"
 #include "menulst/menulst.h"
 #include "tests/tap.h"
 
@@ -206,6 +209,67 @@ static void test_add_entry_refuses_bad_lines(void)
         is_str(out, text, "nothing changed");
 }
 
+static char *repeat(const char *head, const char *line, size_t n, const char *tail, size_t *ret_size)
+{
+        char *buf = malloc(strlen(head) + strlen(line) * n + strlen(tail) + 1), *p = buf;
+        if (!buf)
+                abort();
+        p = stpcpy(p, head);
+        for (size_t i = 0; i < n; i++)
+                p = stpcpy(p, line);
+        p = stpcpy(p, tail);
+        *ret_size = (size_t) (p - buf);
+        return buf;
+}
+
+static double now(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+/* Menus near the 1 MiB limit with one kind of line repeated: every edit and the evaluation stay
+ * linear. Each line used to cost a pass over the whole file (a warning appended to a list counted from
+ * its start, an edited line renumbering the file): minutes for one pin. The alarm kills the test
+ * long before that. */
+static void test_scale(void)
+{
+        alarm(60);
+        size_t size, n = 100000;
+        _cleanup_free_ char *defaults = repeat("", "default 0\n", n, "timeout 0\ntitle a\nkernel /a\ntitle b\nkernel /b\n",
+                                               &size);
+        _cleanup_(menulst_freep) MenuLst *m = NULL;
+        double t = now();
+        ok(menulst_parse(defaults, size, &m) == 0 && menulst_set_global(m, MENU_DIALECT_GRUB, "default", "1") == 0,
+           "%zu 'default' lines: set", n);
+        ok(m->items[n].line == n + 1 && strneq(m->items[n - 1].raw, "default 1\n", 10), "all changed, lines numbered");
+        ok(menulst_set_global(m, MENU_DIALECT_GRUB, "default", NULL) == 0 && m->n_items == 5 &&
+           m->items[0].line == 1 && m->items[4].line == 5, "all removed, lines numbered");
+        printf("# %.2f s\n", now() - t);
+
+        n = 500000;
+        _cleanup_free_ char *unknown = repeat("timeout 0\n", "x\n", n, "title a\nkernel /a\n", &size);
+        _cleanup_(menulst_freep) MenuLst *u = NULL;
+        _cleanup_(menu_info_freep) MenuInfo *info = NULL;
+        t = now();
+        ok(menulst_parse(unknown, size, &u) == 0 && menulst_evaluate(u, NULL, &info) == 0 &&
+           strv_length(info->warnings) == n, "%zu unknown lines: %zu warnings", n, n);
+        printf("# %.2f s\n", now() - t);
+
+        n = 100000;
+        _cleanup_free_ char *modules = repeat("timeout 0\ntitle xen\nkernel /xen.gz\n", "module /m\n", n,
+                                              "title b\nkernel /b\n", &size);
+        _cleanup_(menulst_freep) MenuLst *x = NULL;
+        _cleanup_(menu_info_freep) MenuInfo *xi = NULL;
+        t = now();
+        ok(menulst_parse(modules, size, &x) == 0 && menulst_evaluate(x, NULL, &xi) == 0 &&
+           strv_length(xi->entries[0].modules) == n && menulst_remove_entry(x, xi, 0) == 0 && x->n_items == 3 &&
+           x->items[2].line == 3, "%zu module lines: evaluated, entry removed", n);
+        printf("# %.2f s\n", now() - t);
+        alarm(0);
+}
+
 int main(void)
 {
         test_set_global();
@@ -213,5 +277,6 @@ int main(void)
         test_crlf_and_indent();
         test_check_value();
         test_add_entry_refuses_bad_lines();
+        test_scale();
         return tap_done();
 }

@@ -73,6 +73,11 @@ static void test_default_and_fallback(void)
 
         _cleanup_(menu_info_freep) MenuInfo *hang = eval("fallback 1 2 3 4 5 6 7 9\n" ENTRIES3);
         ok(hang->fallback_hang && has_warning(hang, "loops forever"), "8 fallbacks with the last out of range hang 0.97");
+        /* found by fuzz-menulst-eval: the default was taken from the list the pruning never finished,
+         * and `menu show` read entries[20] of 3 */
+        _cleanup_(menu_info_freep) MenuInfo *hang2 = eval("default 5\nfallback 9 8 7 6 5 4 3 20\n" ENTRIES3);
+        ok(hang2->fallback_hang && hang2->default_entry == 0 && hang2->n_fallback == 0,
+           "a hanging fallback list does not give the out-of-range default (got %d)", hang2->default_entry);
         expect("a bad value before the last of 8 slots leaves the last one twice",
                "fallback 1 12 2 3 4 5 6 7\n" ENTRIES3 ENTRIES3 ENTRIES3 "title j\nkernel /j\n", 10, 0, "1 2 3 4 5 6 7 7");
 }
@@ -152,8 +157,39 @@ static void test_select(void)
         ok(menulst_select(i, "nothing", &e, &idx) == -ENOENT && e == MENU_SELECT_NONE, "no match");
 }
 
+/* Every command of GRUB 0.97's table is found (the look-up is a binary search: a name out of order
+ * would be lost), and only whole names. */
+static void test_commands(void)
+{
+        static const char *const names[] = {
+                "blocklist", "boot", "cat", "chainloader", "cmdline", "cmp", "color", "configfile", "debug",
+                "default", "displayapm", "displaymem", "embed", "fallback", "find", "fstest", "geometry", "halt",
+                "help", "hiddenmenu", "hide", "impsprobe", "initrd", "install", "ioprobe", "kernel", "lock",
+                "makeactive", "map", "md5crypt", "module", "modulenounzip", "pager", "partnew", "parttype",
+                "password", "pause", "read", "reboot", "root", "rootnoverify", "savedefault", "serial", "setkey",
+                "setup", "terminal", "terminfo", "testload", "testvbe", "timeout", "title", "unhide", "uppermem",
+                "vbeprobe",
+        };
+        unsigned found = 0;
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                char line[64], name[32];
+                snprintf(line, sizeof line, "%s=x", names[i]);
+                found += menulst_find_command(MENU_DIALECT_GRUB, line, name, sizeof name, NULL) != 0 &&
+                         streq(name, names[i]);
+        }
+        is_int(found, ELEMENTSOF(names), "all 54 commands are found");
+        static const char *const not_commands[] = { "", "a", "titl", "titles", "kernel2", "Kernel", "zzz", "=title" };
+        unsigned none = 0;
+        for (size_t i = 0; i < ELEMENTSOF(not_commands); i++)
+                none += menulst_find_command(MENU_DIALECT_GRUB, not_commands[i], NULL, 0, NULL) == 0;
+        is_int(none, ELEMENTSOF(not_commands), "prefixes, extensions and other case are not commands");
+        is_int(menulst_find_command(MENU_DIALECT_PVGRUB, "serial --unit=0", NULL, 0, NULL), 0,
+               "PV-GRUB has no serial");
+}
+
 int main(void)
 {
+        test_commands();
         test_default_and_fallback();
         test_saved();
         test_entries();
