@@ -318,6 +318,7 @@ int config_format(const Config *c, char **ret)
                 fprintf(f, "%s=", keys[k].name);
                 switch (keys[k].type) {
                 case CT_STRING:
+                case CT_PATH:
                         fputs(*(char *const *) p ?: "", f);
                         break;
                 case CT_BOOL:

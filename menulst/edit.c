@@ -398,7 +398,8 @@ bool menulst_remove_blank_line(MenuLst *m, size_t item)
                 p++;
         if (!streq(p, "\n") && !streq(p, "\r\n"))
                 return false; /* a comment */
-        remove_items(m, item, 1);
+        drop_item(&m->items[item]);
+        sweep_items(m);
         renumber(m);
         return true;
 }
