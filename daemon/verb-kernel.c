@@ -69,7 +69,8 @@ static int boots_show(Context *ctx)
                 return r;
         json_t *boots = json_object_get(state, "boots"), *trial = json_object_get(state, "trial");
         if (ctx->json) {
-                _cleanup_json_ json_t *out = json_pack("{s:O?, s:O?}", "boots", boots, "trial", trial);
+                _cleanup_json_ json_t *out = json_pack("{s:o, s:O?}", "boots", boots ? json_incref(boots) : json_array(),
+                                                       "trial", trial);
                 return cli_print_json(out);
         }
         size_t i;
