@@ -118,6 +118,11 @@ void protect_update(const Context *ctx)
         fputs("};\n", f);
         if (fclose(f) != 0)
                 return;
+        /* every boot's `boots record` gets here: an unchanged list is not written again */
+        _cleanup_free_ char *old = NULL;
+        size_t old_size;
+        if (read_full_file(path, 64 * 1024, &old, &old_size) >= 0 && old_size == n && memcmp(old, text, n) == 0)
+                return;
         r = write_file_atomic(path, text, n, 0644, 0);
         if (r < 0)
                 log_warning_errno(r, "Cannot write %s: %m", path);

@@ -138,10 +138,7 @@ class Trial(unittest.TestCase):
         self.assertEqual(good[-1]["outcome"], "good")
 
     def test_userspace_without_verdict_fails_at_next_boot(self):
-        run(self.t, "kernel", "trial", f"release={T}", check=0)
-        idx, e = self.grub_boots()
-        self.new_boot(e["args"], T)
-        run(self.t, "boots", "record", check=0)
+        self.trial_boot()
         # hung and reset: GRUB already saved the fallback, the next boot is G
         idx, e = self.grub_boots()
         self.assertEqual(idx, 0)
