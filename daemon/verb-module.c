@@ -9,10 +9,11 @@
 #include "common/macro.h"
 #include "daemon/cli.h"
 #include "daemon/log.h"
+#include "daemon/module-swap.h"
 #include "daemon/state.h"
 #include "modules/module-check.h"
 
-static int log_module_error(int r, const char *path)
+int log_module_error(int r, const char *path)
 {
         switch (-r) {
         case ENOEXEC:
@@ -115,6 +116,18 @@ static int print_json(const char *path, const ModuleInfo *m, const ModuleTarget 
         return cli_print_json(out); /* NULL: out of memory */
 }
 
+void module_findings_print(const ModuleReport *rep)
+{
+        for (size_t i = 0; i < rep->n_findings; i++) {
+                const ModuleFinding *f = &rep->findings[i];
+                printf("%-10s %-9s %s\n",
+                       f->verdict == VERDICT_PASS   ? "pass"
+                       : f->verdict == VERDICT_FAIL ? "FAIL"
+                                                    : "UNVERIFIED",
+                       f->name, f->message);
+        }
+}
+
 static int module_check_verb(Context *ctx, const char *path, const char *release_opt)
 {
         struct utsname u;
@@ -159,14 +172,7 @@ static int module_check_verb(Context *ctx, const char *path, const char *release
                 if (r < 0)
                         return r;
         } else {
-                for (size_t i = 0; i < rep->n_findings; i++) {
-                        const ModuleFinding *f = &rep->findings[i];
-                        printf("%-10s %-9s %s\n",
-                               f->verdict == VERDICT_PASS   ? "pass"
-                               : f->verdict == VERDICT_FAIL ? "FAIL"
-                                                            : "UNVERIFIED",
-                               f->name, f->message);
-                }
+                module_findings_print(rep);
                 printf("%s: %s %s\n", path, rep->safe ? "safe to load on" : "NOT safe to load on", release);
         }
         return rep->safe ? EXIT_OK : EXIT_PROBLEM;
@@ -184,9 +190,13 @@ int verb_module(Context *ctx, CliArgs *args)
                 }
                 return module_check_verb(ctx, args->words[2], args->kernel);
         }
+        if (what && streq(what, "swap"))
+                return module_swap_verb(ctx, args);
+        if (what && streq(what, "status"))
+                return module_status_verb(ctx, args);
         if (!what)
-                log_error("'module' needs a command: module check FILE [--kernel RELEASE]");
+                log_error("'module' needs a command: check, swap or status");
         else
-                log_error("Unknown 'module' command '%s' (module check FILE [--kernel RELEASE])", what);
+                log_error("Unknown 'module' command '%s' (check, swap or status)", what);
         return EXIT_USAGE;
 }

@@ -49,6 +49,7 @@ ModuleInfo *module_info_free(ModuleInfo *m)
         free(m->path);
         free(m->name);
         free(m->vermagic);
+        free(m->srcversion);
         strv_free(m->depends);
         module_versions_free(m->versions, m->n_versions);
         free(m->signer);
@@ -145,6 +146,8 @@ int module_info_load(const char *path, ModuleInfo **ret)
                         r = set_string(&m->name, value);
                 else if (streq(key, "vermagic"))
                         r = set_string(&m->vermagic, value);
+                else if (streq(key, "srcversion"))
+                        r = set_string(&m->srcversion, value);
                 else if (streq(key, "depends")) {
                         strv_free(m->depends);
                         m->depends = NULL;

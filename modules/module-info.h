@@ -22,6 +22,7 @@ typedef struct ModuleInfo {
         ModuleElf elf;
         char *name;              /* modinfo name= (NULL when missing) */
         char *vermagic;          /* modinfo vermagic= (NULL when missing) */
+        char *srcversion;        /* modinfo srcversion= (NULL when missing): what /sys/module/NAME shows */
         char **depends;          /* modinfo depends=, split; NULL when none */
         ModuleVersion *versions; /* __versions in file order */
         size_t n_versions;

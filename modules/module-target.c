@@ -144,9 +144,7 @@ const ModuleEntry *module_target_find(const ModuleTarget *t, const char *name)
         return NULL;
 }
 
-/* The path of an entry inside the root (modules.dep paths are relative to the release's directory,
- * or absolute from old depmod), newly allocated or NULL. */
-static char *entry_path(const ModuleTarget *t, const ModuleEntry *e)
+char *module_target_entry_path(const ModuleTarget *t, const ModuleEntry *e)
 {
         char *p = NULL;
         if (e->path[0] == '/')
@@ -154,10 +152,9 @@ static char *entry_path(const ModuleTarget *t, const ModuleEntry *e)
         return asprintf(&p, "%s/%s", t->moddir, e->path) < 0 ? NULL : p;
 }
 
-/* The host path of an entry, resolved inside the root. */
-static int entry_resolve(const ModuleTarget *t, const ModuleEntry *e, char **ret)
+int module_target_entry_resolve(const ModuleTarget *t, const ModuleEntry *e, char **ret)
 {
-        _cleanup_free_ char *p = entry_path(t, e);
+        _cleanup_free_ char *p = module_target_entry_path(t, e);
         if (!p)
                 return -ENOMEM;
         return chase_in_root(t->root, p, 0, ret);
@@ -180,7 +177,7 @@ static bool entry_is_stock(const ModuleTarget *t, const ModuleEntry *e)
 static int reference_try(ModuleTarget *t, const ModuleEntry *e)
 {
         _cleanup_free_ char *host = NULL;
-        int r = entry_resolve(t, e, &host);
+        int r = module_target_entry_resolve(t, e, &host);
         if (r < 0)
                 return r;
         _cleanup_(module_info_freep) ModuleInfo *m = NULL;
@@ -189,7 +186,7 @@ static int reference_try(ModuleTarget *t, const ModuleEntry *e)
                 return r;
         if (isempty(m->vermagic))
                 return -ENOMEDIUM;
-        char *from = entry_path(t, e);
+        char *from = module_target_entry_path(t, e);
         if (!from)
                 return -ENOMEM;
         t->vermagic = TAKE_PTR(m->vermagic);
@@ -370,7 +367,7 @@ static int resolver_offer(const char *symbol, size_t len, uint32_t crc, void *us
 static int resolve_from_module(ModuleTarget *t, const ModuleEntry *e, struct kmod_ctx *ctx, Resolver *res)
 {
         _cleanup_free_ char *host = NULL;
-        if (entry_resolve(t, e, &host) < 0)
+        if (module_target_entry_resolve(t, e, &host) < 0)
                 return 0; /* listed but missing: not a source */
         ModuleVersion *v = NULL;
         size_t n = 0;
@@ -464,7 +461,7 @@ int module_target_resolve_crcs(ModuleTarget *t, const ModuleVersion *v, size_t n
                 const ModuleEntry *first = NULL;
                 if (t->vermagic_from)
                         for (size_t i = 0; i < t->n_entries && !first; i++) {
-                                _cleanup_free_ char *p = entry_path(t, &t->entries[i]);
+                                _cleanup_free_ char *p = module_target_entry_path(t, &t->entries[i]);
                                 if (!p)
                                         return -ENOMEM;
                                 if (streq(p, t->vermagic_from))

@@ -42,6 +42,11 @@ static inline void module_target_freep(ModuleTarget **t)
  * installed, -ENOMEDIUM no usable module of that release to read a vermagic from. */
 int module_target_load(const char *root, const char *release, const char *prefer_name, ModuleTarget **ret);
 
+/* The path of an entry inside the root (modules.dep paths are relative to the release's directory,
+ * or absolute from old depmod), newly allocated or NULL; and its host path, resolved inside the root. */
+char *module_target_entry_path(const ModuleTarget *t, const ModuleEntry *e);
+int module_target_entry_resolve(const ModuleTarget *t, const ModuleEntry *e, char **ret);
+
 /* The entry for a module name (normalized), or NULL. */
 const ModuleEntry *module_target_find(const ModuleTarget *t, const char *name);
 

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "daemon/cli.h"
+#include "modules/module-check.h"
+
+/* `module swap` and `module status`, and what the user-data directive's "modules" key runs. */
+
+typedef struct ModuleSwapRequest {
+        const char *name;   /* the module to swap */
+        const char *from;   /* a module file, a directory of them, or a (gzipped) tar archive */
+        const char *sha256; /* of the file or archive, NULL: not checked */
+        bool persist;       /* also install it for later boots (updates/, depmod, initramfs) */
+        bool dry_run;       /* print the plan, change nothing */
+} ModuleSwapRequest;
+
+/* Plans, checks and runs one swap, printing the plan (not with quiet) and logging its one error
+ * line. Records the swap in state ("modules") and the journal. Returns EXIT_OK, EXIT_PROBLEM (refused,
+ * failed: the originals are back, or restoring failed: said so) or a logged negative errno. *ret_record
+ * (may be NULL) gets the swap's record (also for a refusal: {"name", "outcome": "refused", "error"}). */
+int module_swap_run(Context *ctx, const ModuleSwapRequest *req, bool quiet, json_t **ret_record);
+
+int module_swap_verb(Context *ctx, CliArgs *args);
+int module_status_verb(Context *ctx, CliArgs *args);
+
+/* shared with `module check` (verb-module.c) */
+int log_module_error(int r, const char *path);
+void module_findings_print(const ModuleReport *rep);

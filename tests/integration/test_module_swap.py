@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""`module swap` and `module status` over a fake tree: the Debian release's real dm modules under
+ROOT/lib/modules/REL, and the kernel's module calls (init_module, finit_module, delete_module)
+replaced by tests/integration/fake-kernel.c (LD_PRELOAD), which keeps ROOT/proc/modules and
+ROOT/sys/module/NAME the way the kernel does and fails the calls KK_FAKE_FAIL names. The real
+insert/remove is proven in the VM (tests/vm/scenario-module-swap)."""
+import gzip
+import hashlib
+import io
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import unittest
+
+import kktest
+from kktest import run
+from test_module_check import fixture, strip_signature, sections
+
+SO = os.environ.get("KK_FAKE_KERNEL_SO", "")
+MD = "kernel/drivers/md"
+EKEYREJECTED = 129
+
+
+def modinfo(data, key):
+    off, size = sections(data)[".modinfo"]
+    for s in data[off:off + size].split(b"\0"):
+        if s.startswith(key.encode() + b"="):
+            return s[len(key) + 1:].decode()
+    raise KeyError(key)
+
+
+def set_srcversion(data, letter):
+    """An unsigned copy with a srcversion of its own (Debian's dm modules have none: their author=
+    string of .modinfo becomes srcversion=LETTERS, same length): another build of the same source."""
+    data = strip_signature(data)
+    old = "author=" + modinfo(data, "author")
+    new = "srcversion=" + letter * (len(old) - len("srcversion="))
+    return data.replace(b"\0" + old.encode() + b"\0", b"\0" + new.encode() + b"\0", 1)
+
+
+class ModuleSwap(unittest.TestCase):
+    def setUp(self):
+        (self.old, old_tree), (self.rel, tree) = fixture()
+        self.src = pathlib.Path(tree) / "lib" / "modules" / self.rel
+        self.old_src = pathlib.Path(old_tree) / "lib" / "modules" / self.old
+        self.tmp = tempfile.mkdtemp(prefix="kk-modswap-")
+        self.root = pathlib.Path(self.tmp) / "root"
+        dst = self.root / "lib" / "modules" / self.rel
+        dst.mkdir(parents=True)
+        shutil.copy2(self.src / "modules.dep", dst / "modules.dep")
+        shutil.copytree(self.src / MD, dst / MD)
+        (self.root / "proc" / "sys" / "kernel").mkdir(parents=True)
+        (self.root / "proc" / "sys" / "kernel" / "osrelease").write_text(self.rel + "\n")
+        (self.root / "proc" / "modules").write_text("")
+        (self.root / "sys" / "module").mkdir(parents=True)
+        (self.root / "etc").mkdir()
+        for name in ("dm-mod", "dm-bufio", "dm-snapshot"):
+            self.insmod(dst / MD / f"{name}.ko")
+        self.log().unlink()
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def env(self, fail=None):
+        e = {"LD_PRELOAD": SO, "KK_FAKE_KERNEL": str(self.root),
+             "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}
+        if fail:
+            e["KK_FAKE_FAIL"] = fail
+        return e
+
+    def insmod(self, path):
+        # kmod's own insmod over the same fake kernel
+        e = dict(os.environ, **self.env())
+        subprocess.run(["insmod", str(path)], check=True, env=e)
+
+    def log(self):
+        return self.root / "fake-kernel.log"
+
+    def calls(self):
+        return self.log().read_text().splitlines() if self.log().exists() else []
+
+    def loaded(self):
+        """{name: srcversion} of the fake kernel's modules."""
+        out = {}
+        for line in (self.root / "proc" / "modules").read_text().splitlines():
+            name = line.split()[0]
+            sv = self.root / "sys" / "module" / name / "srcversion"
+            out[name] = sv.read_text().strip() if sv.exists() else None
+        return out
+
+    def file(self, name, data):
+        p = os.path.join(self.tmp, name)
+        with open(p, "wb") as f:
+            f.write(data)
+        return p
+
+    def stock(self, name="dm-mod"):
+        return (self.src / MD / f"{name}.ko").read_bytes()
+
+    def swap(self, *args, code=0, fail=None):
+        p = run(str(self.root), "module", "swap", *args, env=self.env(fail))
+        self.assertEqual(p.returncode, code, p.stdout + p.stderr)
+        return p
+
+    def state(self):
+        p = self.root / "var/lib/kernelkeeper/state.json"
+        return json.loads(p.read_text()) if p.exists() else {}
+
+    def test_swap_with_dependents(self):
+        before = self.loaded()
+        new = set_srcversion(self.stock(), "A")
+        p = self.swap("dm_mod", "--from", self.file("dm-mod.ko", new))
+        self.assertIn("remove dm_snapshot", p.stdout)
+        self.assertIn("swapped live", p.stdout)
+        # users out first, in dependency order, and back in reverse
+        self.assertEqual([c.split(":")[0].rsplit(" ", 1)[0] if c.startswith("insert") else c.split(":")[0]
+                          for c in self.calls()],
+                         ["remove dm_snapshot", "remove dm_bufio", "remove dm_mod",
+                          "insert dm_mod", "insert dm_bufio", "insert dm_snapshot"])
+        after = self.loaded()
+        self.assertEqual(set(after), set(before))
+        self.assertEqual(after["dm_mod"], modinfo(new, "srcversion"))
+        self.assertEqual(after["dm_snapshot"], before["dm_snapshot"])
+        rec = self.state()["modules"]["active"]["dm_mod"]
+        self.assertEqual(rec["outcome"], "swapped")
+        self.assertEqual(rec["sha256"], hashlib.sha256(new).hexdigest())
+        self.assertTrue(rec["verified"])
+        self.assertTrue((self.root / rec["file"].lstrip("/")).is_file())
+        st = run(str(self.root), "module", "status", check=0)
+        self.assertIn(f"dm_mod: srcversion {modinfo(new, 'srcversion')}", st.stdout)
+        self.assertIn("; loaded", st.stdout)
+        j = json.loads(run(str(self.root), "--json", "module", "status", check=0).stdout)
+        self.assertEqual(j["modules"][0]["name"], "dm_mod")
+        self.assertEqual(j["modules"][0]["now"], "loaded")
+        # no staging directory is left behind
+        self.assertEqual([d for d in os.listdir(self.root / "var/lib/kernelkeeper/modules") if "staging" in d], [])
+
+        # and back to the stock module: the loaded one is kernelkeeper's copy, put back from there if needed
+        self.log().unlink()
+        self.swap("dm_mod", "--from", str(self.src / MD / "dm-mod.ko"))
+        self.assertEqual(self.loaded(), before)
+
+    def test_insert_rejected_restored(self):
+        # the kernel's EKEYREJECTED for the new file: the originals go back, the set is as it was
+        before = self.loaded()
+        new = self.file("dm-mod.ko", self.stock())
+        p = self.swap("dm_mod", "--from", new, code=1, fail=f"insert:staging.:{EKEYREJECTED}")
+        self.assertIn("the original modules are back", p.stderr)
+        self.assertIn("Key was rejected", p.stderr)
+        self.assertEqual(self.loaded(), before)
+        calls = self.calls()
+        self.assertTrue(calls[3].startswith("insert dm_mod"), calls)
+        self.assertIn("Key was rejected", calls[3])
+        self.assertEqual([c.split()[1] for c in calls[4:]], ["dm_mod", "dm_bufio", "dm_snapshot"])
+        rec = self.state()["modules"]["swaps"][-1]
+        self.assertEqual(rec["outcome"], "restored")
+        self.assertNotIn("dm_mod", self.state()["modules"]["active"])
+
+    def test_dependent_replacement_fails_restored(self):
+        # a directory of new modules: dm_mod and dm_snapshot replaced; the new dm_snapshot fails
+        before = self.loaded()
+        d = os.path.join(self.tmp, "new")
+        os.makedirs(d + "/sub")
+        self.file("new/dm-mod.ko", self.stock())
+        self.file("new/sub/dm-snapshot.ko", self.stock("dm-snapshot"))
+        self.file("new/README", b"not a module")
+        p = self.swap("dm_mod", "--from", d, code=1, fail="insert:staging.:5")
+        self.assertIn("the original modules are back", p.stderr)
+        self.assertEqual(self.loaded(), before)
+
+    def test_remove_fails_restored(self):
+        before = self.loaded()
+        p = self.swap("dm_mod", "--from", self.file("dm-mod.ko", self.stock()), code=1, fail="remove:dm_mod:16")
+        self.assertIn("remove dm_mod", p.stderr)
+        self.assertIn("the original modules are back", p.stderr)
+        self.assertEqual(self.loaded(), before)
+        self.assertEqual([c.split(":")[0] for c in self.calls()][:3],
+                         ["remove dm_snapshot", "remove dm_bufio", "remove dm_mod"])
+
+    def test_restore_failure_said(self):
+        p = self.swap("dm_mod", "--from", self.file("dm-mod.ko", self.stock()), code=1, fail="insert:dm_mod:5")
+        self.assertIn("RESTORING THE ORIGINAL MODULES FAILED", p.stderr)
+        self.assertEqual(self.state()["modules"]["swaps"][-1]["outcome"], "restore-failed")
+
+    def test_in_use_refused(self):
+        before = self.loaded()
+        (self.root / "sys/module/dm_mod/refcnt").write_text("4\n")  # 2 users: dm_snapshot, dm_bufio + 2 more
+        (self.root / "sys/block/dm-0/dm").mkdir(parents=True)
+        (self.root / "sys/block/dm-0/dm/name").write_text("vg-snap\n")
+        (self.root / "proc/4242/fd").mkdir(parents=True)
+        os.symlink("/dev/mapper/control", self.root / "proc/4242/fd/3")
+        (self.root / "proc/4242/comm").write_text("lvm\n")
+        p = self.swap("dm_mod", "--from", self.file("dm-mod.ko", self.stock()), code=1)
+        self.assertIn("dm_mod is in use, not swapped (nothing changed)", p.stderr)
+        self.assertIn("device-mapper device dm-0 (vg-snap)", p.stderr)
+        self.assertIn("process 4242 (lvm) has /dev/mapper/control open", p.stderr)
+        self.assertIn("dm_mod has 2 references besides the modules using it", p.stderr)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        self.assertEqual(self.calls(), [])
+        self.assertEqual(self.loaded(), before)
+        self.assertEqual(self.state().get("modules", {}).get("active", {}), {})
+
+    def test_check_refused(self):
+        # the other release's dm-mod: the kernel might take it, module check does not
+        other = (self.old_src / MD / "dm-mod.ko").read_bytes()
+        p = self.swap("dm_mod", "--from", self.file("dm-mod.ko", other), code=1)
+        self.assertIn("FAIL       vermagic", p.stdout)
+        self.assertIn("NOT safe to load", p.stderr)
+        self.assertEqual(self.calls(), [])
+
+    def test_dry_run(self):
+        p = self.swap("dm_mod", "--from", self.file("dm-mod.ko", self.stock()), "--dry-run")
+        self.assertIn("remove dm_snapshot", p.stdout)
+        self.assertRegex(p.stdout, rf"insert dm_snapshot +original /lib/modules/{self.rel}/{MD}/dm-snapshot.ko")
+        self.assertEqual(self.calls(), [])
+        self.assertEqual(self.state(), {})
+        j = json.loads(self.swap("--json", "dm_mod", "--from", self.file("dm-mod.ko", self.stock()),
+                                 "--dry-run").stdout)
+        self.assertEqual([m["name"] for m in j["modules"]], ["dm_snapshot", "dm_bufio", "dm_mod"])
+
+    def test_tar_and_sha256(self):
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:gz") as t:
+            data = self.stock()
+            info = tarfile.TarInfo(f"lib/modules/{self.rel}/{MD}/dm-mod.ko")
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+            link = tarfile.TarInfo("evil.ko")
+            link.type = tarfile.SYMTYPE
+            link.linkname = "/etc/shadow"
+            t.addfile(link)
+        tgz = self.file("modules.tgz", buf.getvalue())
+        p = self.swap("dm_mod", "--from", tgz, "--sha256", "0" * 64, code=1)
+        self.assertIn("has sha256", p.stderr)
+        self.assertEqual(self.calls(), [])
+        self.swap("dm_mod", "--from", tgz, "--sha256", hashlib.sha256(buf.getvalue()).hexdigest())
+        self.assertEqual(self.state()["modules"]["active"]["dm_mod"]["outcome"], "swapped")
+        # a damaged archive: one line, nothing changed
+        self.log().unlink()
+        p = self.swap("dm_mod", "--from", self.file("bad.tgz", gzip.compress(b"x" * 512 + b"\1" * 600)), code=1)
+        self.assertIn("not a tar archive", p.stderr)
+        self.assertEqual(self.calls(), [])
+
+    def test_not_loaded_is_loaded(self):
+        # nothing loaded (the fake kernel's tables emptied)
+        (self.root / "proc/modules").write_text("")
+        shutil.rmtree(self.root / "sys/module")
+        (self.root / "sys/module").mkdir()
+        self.swap("dm_mod", "--from", self.file("dm-mod.ko", self.stock()))
+        self.assertEqual(list(self.loaded()), ["dm_mod"])
+
+    def test_stale_loaded_refused(self):
+        (self.root / "sys/module/dm_mod/srcversion").write_text("0123456789ABCDEF0123456\n")
+        p = self.swap("dm_mod", "--from", self.file("dm-mod.ko", self.stock()), code=1)
+        self.assertIn("The loaded dm_mod is not the installed file", p.stderr)
+        self.assertEqual(self.calls(), [])
+
+    def test_persist(self):
+        new = set_srcversion(self.stock(), "B")
+        self.swap("dm_mod", "--from", self.file("dm-mod.ko", new), "--persist")
+        upd = self.root / "lib/modules" / self.rel / "updates/dm-mod.ko"
+        self.assertEqual(upd.read_bytes(), new)
+        dep = (self.root / "lib/modules" / self.rel / "modules.dep").read_text()
+        self.assertIn("updates/dm-mod.ko:", dep)
+        rec = self.state()["modules"]["persisted"]["dm_mod"]
+        self.assertEqual(rec["persisted"]["file"], f"/lib/modules/{self.rel}/updates/dm-mod.ko")
+        st = run(str(self.root), "module", "status", check=0)
+        self.assertIn("persisted as", st.stdout)
+
+    def test_usage(self):
+        for args in (["dm_mod"], ["dm_mod", "--from"], ["bad/name", "--from", "/x"],
+                     ["dm_mod", "--from", "/x", "--sha256", "zz"]):
+            p = run(str(self.root), "module", "swap", *args, env=self.env())
+            self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        p = run(str(self.root), "module", "check", "/x", "--persist")
+        self.assertEqual(p.returncode, 2)
+
+
+if __name__ == "__main__":
+    kktest.main()
