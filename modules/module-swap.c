@@ -496,10 +496,13 @@ int swap_execute(const SwapPlan *p, const ModuleOps *ops, SwapResult *ret)
         if (r < 0) {
                 res.error = r;
                 res.outcome = SWAP_RESTORED;
-                /* take out what was put in (users first), then put every original back */
-                for (size_t i = 0; i < p->n_modules; i++) {
-                        bool wanted = p->modules[i].loaded && st[i] == LOADED_ORIGINAL;
-                        if (st[i] == GONE || wanted)
+                /* once a new file is in, everything of the plan that is loaded comes out (users
+                 * first: a reinserted user holds the new module); then every original goes back */
+                bool any_new = false;
+                for (size_t i = 0; i < p->n_modules; i++)
+                        any_new = any_new || st[i] == LOADED_NEW;
+                for (size_t i = 0; i < p->n_modules && any_new; i++) {
+                        if (st[i] == GONE)
                                 continue;
                         int k = run_step(&run, false, p->modules[i].name, NULL, NULL, &res.restore_failed_step);
                         if (k < 0) {
