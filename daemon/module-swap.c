@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -814,4 +815,123 @@ int module_status_verb(Context *ctx, CliArgs *args)
                        pe ? json_string_value(json_object_get(pe, "file")) : "");
         }
         return EXIT_OK;
+}
+
+/* ---- at boot: the persisted swaps against the booted kernel ---- */
+
+static void persisted_event(int level, const char *name, const char *file, const char *verdict, const char *fmt,
+                            ...) _printf_(5, 6);
+static void persisted_event(int level, const char *name, const char *file, const char *verdict, const char *fmt, ...)
+{
+        _cleanup_free_ char *f_name = NULL, *f_file = NULL, *f_verdict = NULL, *msg = NULL;
+        const char *fields[4] = {};
+        size_t n = 0;
+        if (asprintf(&f_name, "KK_MODULE=%s", name) >= 0)
+                fields[n++] = f_name;
+        if (asprintf(&f_file, "KK_MODULE_FILE=%s", file) >= 0)
+                fields[n++] = f_file;
+        if (asprintf(&f_verdict, "KK_MODULE_VERDICT=%s", verdict) >= 0)
+                fields[n++] = f_verdict;
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vasprintf(&msg, fmt, ap);
+        va_end(ap);
+        log_event(level, KK_MESSAGE_MODULE_PERSISTED_CHECKED, fields, "%s", k >= 0 ? msg : name);
+}
+
+/* The failed findings of a report, "vermagic: ...; crcs: ..." */
+static char *failed_findings(const ModuleReport *rep)
+{
+        char *out = NULL;
+        for (size_t i = 0; i < rep->n_findings; i++) {
+                const ModuleFinding *f = &rep->findings[i];
+                if (f->verdict == VERDICT_PASS)
+                        continue;
+                char *n = NULL;
+                if (asprintf(&n, "%s%s%s: %s", out ? out : "", out ? "; " : "", f->name, f->message) < 0)
+                        break;
+                free(out);
+                out = n;
+        }
+        return out;
+}
+
+static int verify_one(Context *ctx, const char *booted, const char *name, json_t *rec, bool *changed)
+{
+        json_t *pe = json_object_get(rec, "persisted");
+        const char *file = json_string_value(json_object_get(pe, "file")),
+                   *release = json_string_value(json_object_get(pe, "release"));
+        if (!file || !release)
+                return 0;
+        if (!streq(release, booted)) {
+                persisted_event(LOG_NOTICE, name, file, "other-release",
+                                "Persisted %s (%s) is for %s; the booted kernel is %s: not used, its own %s loads",
+                                name, file, release, booted, name);
+                return 0;
+        }
+        _cleanup_free_ char *host = NULL;
+        if (chase_in_root(ctx->root, file, 0, &host) < 0) {
+                persisted_event(LOG_WARNING, name, file, "missing",
+                                "Persisted %s (%s) is gone: the stock module of %s loads", name, file, booted);
+                return 0;
+        }
+        _cleanup_(module_info_freep) ModuleInfo *m = NULL;
+        _cleanup_(module_target_freep) ModuleTarget *t = NULL;
+        _cleanup_(module_report_freep) ModuleReport *rep = NULL;
+        _cleanup_free_ char *why = NULL;
+        int r = module_info_load(host, &m);
+        if (r >= 0)
+                r = module_target_load(ctx->root, booted, name, &t);
+        if (r >= 0)
+                r = module_check(m, t, &rep);
+        if (r >= 0 && rep->safe) {
+                persisted_event(LOG_INFO, name, file, "pass", "Persisted %s (%s, srcversion %s) passes module check on %s",
+                                name, file, m->srcversion ? m->srcversion : "none", booted);
+                return 0;
+        }
+        why = r < 0 ? strdup(strerror(-r)) : failed_findings(rep);
+        /* stale: out of modprobe's way (a name depmod does not take for a module), depmod again */
+        _cleanup_free_ char *aside = NULL;
+        if (asprintf(&aside, "%s.kk-stale", host) < 0)
+                return log_oom();
+        if (rename(host, aside) < 0)
+                return log_error_errno(errno, "Persisted %s (%s) fails module check on %s (%s) and cannot be moved aside: %m",
+                                       name, file, booted, why ? why : "?");
+        r = run_depmod(ctx, booted);
+        if (r < 0)
+                log_warning("depmod %s failed after moving %s aside: modprobe may still name it", booted, file);
+        persisted_event(LOG_WARNING, name, file, "stale",
+                        "Persisted %s (%s) fails module check on %s (%s): moved aside to %s.kk-stale, the stock %s "
+                        "loads instead",
+                        name, file, booted, why ? why : "?", file, name);
+        json_object_set_new(rec, "stale", json_string(why ? why : "fails module check"));
+        *changed = true;
+        return 0;
+}
+
+int module_verify_persisted_verb(Context *ctx, CliArgs *args)
+{
+        if (cli_check_options(args, 0, "module verify-persisted") < 0)
+                return EXIT_USAGE;
+        if (args->words[2]) {
+                log_error("'module verify-persisted' takes no arguments");
+                return EXIT_USAGE;
+        }
+        _cleanup_json_ json_t *state = NULL;
+        _cleanup_free_ char *booted = NULL;
+        int r = state_load(ctx, &state);
+        if (r < 0)
+                return r;
+        json_t *pers = json_object_get(json_object_get(state, "modules"), "persisted");
+        if (json_object_size(pers) == 0)
+                return EXIT_OK;
+        r = module_running_release(ctx->root, &booted);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read the running kernel's release: %m");
+        bool changed = false;
+        const char *name;
+        json_t *rec;
+        json_object_foreach(pers, name, rec) if (!json_object_get(rec, "stale") &&
+                                                 (r = verify_one(ctx, booted, name, rec, &changed)) < 0) return r;
+        return changed ? state_save(ctx, state) : EXIT_OK;
 }

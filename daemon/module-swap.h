@@ -25,6 +25,10 @@ int module_swap_run(Context *ctx, const ModuleSwapRequest *req, bool quiet, json
 
 int module_swap_verb(Context *ctx, CliArgs *args);
 int module_status_verb(Context *ctx, CliArgs *args);
+/* At boot, before udev coldplug and LVM: each persisted swap of the booted release is checked again
+ * (`module check`); a stale one is moved aside (FILE.kk-stale) and depmod run, so the stock module
+ * loads; the journal says which and why. */
+int module_verify_persisted_verb(Context *ctx, CliArgs *args);
 
 /* shared with `module check` (verb-module.c) */
 int log_module_error(int r, const char *path);

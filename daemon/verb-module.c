@@ -194,9 +194,11 @@ int verb_module(Context *ctx, CliArgs *args)
                 return module_swap_verb(ctx, args);
         if (what && streq(what, "status"))
                 return module_status_verb(ctx, args);
+        if (what && streq(what, "verify-persisted"))
+                return module_verify_persisted_verb(ctx, args);
         if (!what)
                 log_error("'module' needs a command: check, swap or status");
         else
-                log_error("Unknown 'module' command '%s' (check, swap or status)", what);
+                log_error("Unknown 'module' command '%s' (check, swap, status or verify-persisted)", what);
         return EXIT_USAGE;
 }
