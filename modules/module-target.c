@@ -133,6 +133,31 @@ static int walk(const char *dir, const char *rel, unsigned depth, ModuleEntry **
         return r;
 }
 
+/* Appends the module file named `name` under DIR/kernel (found by walking it) to t's entries:
+ * 1 added, 0 none. */
+static int stock_copy_add(ModuleTarget *t, const char *dir, const char *name)
+{
+        _cleanup_free_ char *kernel = NULL;
+        if (asprintf(&kernel, "%s/kernel", dir) < 0)
+                return -ENOMEM;
+        ModuleEntry *all = NULL;
+        size_t n = 0, alloc = 0;
+        int r = walk(kernel, "kernel", 1, &all, &n, &alloc);
+        size_t found = n;
+        for (size_t i = 0; r >= 0 && i < n && found == n; i++)
+                if (streq(all[i].name, name))
+                        found = i;
+        if (r >= 0 && found < n) {
+                alloc = t->n_entries;
+                r = entries_add(&t->entries, &t->n_entries, &alloc, all[found].path, strlen(all[found].path));
+                if (r >= 0)
+                        r = 1;
+        } else if (r >= 0)
+                r = 0;
+        module_entries_free(all, n);
+        return r == -ENOENT ? 0 : r;
+}
+
 const ModuleEntry *module_target_find(const ModuleTarget *t, const char *name)
 {
         _cleanup_free_ char *want = module_name_normalize(name);
@@ -242,6 +267,15 @@ int module_target_load(const char *root, const char *release, const char *prefer
         /* the stock copy of the module itself, else the first stock module that reads */
         r = -ENOMEDIUM;
         const ModuleEntry *same = prefer_name ? module_target_find(t, prefer_name) : NULL;
+        if (same && !entry_is_stock(t, same) && t->from_modules_dep) {
+                /* depmod prefers updates/ (a persisted swap): the stock copy is still under kernel/,
+                 * and it is what the release's own CRCs and vermagic are read from */
+                r = stock_copy_add(t, dir, same->name);
+                if (r == -ENOMEM)
+                        return r;
+                same = r > 0 ? &t->entries[t->n_entries - 1] : same;
+                r = -ENOMEDIUM;
+        }
         if (same && entry_is_stock(t, same))
                 r = reference_try(t, same);
         for (size_t i = 0; r < 0 && r != -ENOMEM && i < t->n_entries; i++)

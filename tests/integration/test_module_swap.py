@@ -272,6 +272,30 @@ class ModuleSwap(unittest.TestCase):
         st = run(str(self.root), "module", "status", check=0)
         self.assertIn("persisted as", st.stdout)
 
+    def test_verify_persisted(self):
+        new = set_srcversion(self.stock(), "C")
+        self.swap("dm_mod", "--from", self.file("dm-mod.ko", new), "--persist")
+        moddir = self.root / "lib/modules" / self.rel
+        p = run(str(self.root), "module", "verify-persisted", check=0)
+        self.assertIn("passes module check on " + self.rel, p.stderr)
+        # booted the other release: the swap was persisted for one release only
+        (self.root / "proc/sys/kernel/osrelease").write_text(self.old + "\n")
+        p = run(str(self.root), "module", "verify-persisted", check=0)
+        self.assertIn(f"is for {self.rel}; the booted kernel is {self.old}: not used", p.stderr)
+        # the same release rebuilt: the persisted file no longer matches (here: another build's module)
+        (self.root / "proc/sys/kernel/osrelease").write_text(self.rel + "\n")
+        shutil.copy2(self.old_src / MD / "dm-mod.ko", moddir / "updates/dm-mod.ko")
+        p = run(str(self.root), "module", "verify-persisted", check=0)
+        self.assertIn("fails module check on " + self.rel, p.stderr)
+        self.assertIn("vermagic", p.stderr)
+        self.assertIn("moved aside", p.stderr)
+        self.assertFalse((moddir / "updates/dm-mod.ko").exists())
+        self.assertTrue((moddir / "updates/dm-mod.ko.kk-stale").exists())
+        self.assertNotIn("updates/dm-mod.ko", (moddir / "modules.dep").read_text())
+        self.assertIn("stale", self.state()["modules"]["persisted"]["dm_mod"])
+        p = run(str(self.root), "module", "verify-persisted", check=0)
+        self.assertEqual(p.stderr, "")
+
     def test_usage(self):
         for args in (["dm_mod"], ["dm_mod", "--from"], ["bad/name", "--from", "/x"],
                      ["dm_mod", "--from", "/x", "--sha256", "zz"]):
