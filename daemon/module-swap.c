@@ -22,6 +22,7 @@
 #include "daemon/state.h"
 #include "metadata/gunzip.h"
 #include "metadata/sha256.h"
+#include "metadata/url-fetch.h"
 #include "modules/module-kmod.h"
 #include "modules/module-swap.h"
 #include "modules/module-tar.h"
@@ -444,7 +445,7 @@ static json_t *refusal(const ModuleSwapRequest *req, const char *why)
         return json_pack("{s:s, s:s, s:s?}", "name", req->name, "outcome", "refused", "error", why);
 }
 
-static int record_swap(Context *ctx, json_t *rec, const char *name, bool active, bool persisted)
+static int record_swap(const Context *ctx, json_t *rec, const char *name, bool active, bool persisted)
 {
         _cleanup_json_ json_t *state = NULL;
         int r = state_load(ctx, &state);
@@ -475,7 +476,7 @@ static int record_swap(Context *ctx, json_t *rec, const char *name, bool active,
         return state_save(ctx, state);
 }
 
-static int keep_copy(Context *ctx, Staging *s, Candidate *c, char **ret_inside)
+static int keep_copy(const Context *ctx, Staging *s, Candidate *c, char **ret_inside)
 {
         _cleanup_free_ char *dest = NULL;
         if (asprintf(&dest, "%s/%s-%.12s-%s", s->modules_dir, c->name, c->sha256, c->basename) < 0)
@@ -508,7 +509,7 @@ static void swap_event(const SwapPlan *p, const SwapResult *res, const char *sho
                   summary);
 }
 
-int module_swap_run(Context *ctx, const ModuleSwapRequest *req, bool quiet, json_t **ret_record)
+int module_swap_run(const Context *ctx, const ModuleSwapRequest *req, bool quiet, json_t **ret_record)
 {
         _cleanup_free_ char *name = module_name_normalize(req->name), *release = NULL, *stale = NULL;
         if (!name)
@@ -705,7 +706,7 @@ int module_swap_run(Context *ctx, const ModuleSwapRequest *req, bool quiet, json
         bool done = res.outcome == SWAP_DONE;
         if (res.outcome == SWAP_DONE) {
                 if (asprintf(&summary, "Module %s swapped live on %s (srcversion %s -> %s) from %s%s%s", name, release,
-                             top->srcversion ? top->srcversion : "not loaded",
+                             !top->loaded ? "not loaded" : top->srcversion ? top->srcversion : "none",
                              c->info && c->info->srcversion ? c->info->srcversion : "none", req->from,
                              p->n_modules > 1 ? "; users reinserted" : "", v == 0 ? "" : " (but the loaded set differs)") < 0)
                         summary = NULL;
@@ -722,8 +723,6 @@ int module_swap_run(Context *ctx, const ModuleSwapRequest *req, bool quiet, json
         if (v == 1 && diff)
                 log_warning("After the swap of %s: %s", name, diff);
         swap_event(p, &res, req->from, summary ? summary : "module swap");
-        if (!quiet && res.outcome == SWAP_DONE && !ctx->json)
-                printf("%s\n", summary ? summary : "swapped");
         swap_result_done(&res);
 
         bool persisted = false;
@@ -856,7 +855,7 @@ static char *failed_findings(const ModuleReport *rep)
         return out;
 }
 
-static int verify_one(Context *ctx, const char *booted, const char *name, json_t *rec, bool *changed)
+static int verify_one(const Context *ctx, const char *booted, const char *name, json_t *rec, bool *changed)
 {
         json_t *pe = json_object_get(rec, "persisted");
         const char *file = json_string_value(json_object_get(pe, "file")),
@@ -934,4 +933,90 @@ int module_verify_persisted_verb(Context *ctx, CliArgs *args)
         json_object_foreach(pers, name, rec) if (!json_object_get(rec, "stale") &&
                                                  (r = verify_one(ctx, booted, name, rec, &changed)) < 0) return r;
         return changed ? state_save(ctx, state) : EXIT_OK;
+}
+
+/* ---- from user data: {"modules": {"swap": [...]}} ---- */
+
+/* The URL as it may be shown and kept: without its query (a presigned URL's token) */
+static char *url_shown(const char *url)
+{
+        return strndup(url, strcspn(url, "?#"));
+}
+
+int module_swap_directive(const Context *ctx, const DirectiveModuleSwap *swaps, size_t n, json_t **ret_results,
+                          char **ret_problem)
+{
+        _cleanup_json_ json_t *results = json_array();
+        if (!results)
+                return log_oom();
+        int failed = 0;
+        for (size_t i = 0; i < n; i++) {
+                const DirectiveModuleSwap *m = &swaps[i];
+                _cleanup_free_ char *shown = url_shown(m->url), *dir = NULL, *path = NULL, *cerr = NULL,
+                                    *rel = NULL, *why = NULL;
+                json_t *rec = NULL;
+                if (!shown || asprintf(&rel, "%s/modules", ctx->config.state_dir) < 0)
+                        return log_oom();
+                int r = state_dir_create(ctx, &dir);
+                if (r >= 0) {
+                        free(dir);
+                        dir = NULL;
+                        r = mkdir_in_root(ctx->root, rel, 0700, &dir);
+                }
+                if (r < 0)
+                        return log_error_errno(r, "Cannot create %s: %m", rel);
+                /* the download keeps the URL's file name: a .tgz or a .ko.xz says what it is */
+                const char *base = strrchr(shown, '/');
+                base = base && base[1] ? base + 1 : "download";
+                if (asprintf(&path, "%s/download.XXXXXX", dir) < 0)
+                        return log_oom();
+                _cleanup_close_ int fd = mkostemp(path, O_CLOEXEC);
+                if (fd < 0)
+                        return log_error_errno(errno, "Cannot create a download file in %s: %m", rel);
+                long status = 0;
+                r = url_fetch_to_fd(m->url, fd, ARCHIVE_MAX, &status, &cerr);
+                int code = EXIT_PROBLEM;
+                if (r < 0) {
+                        if (r == -EPROTO)
+                                r = asprintf(&why, "%s answered HTTP %ld", shown, status);
+                        else if (r == -EFBIG)
+                                r = asprintf(&why, "%s is larger than %u MiB", shown, ARCHIVE_MAX >> 20);
+                        else if (r == -ENOENT)
+                                r = asprintf(&why, "libcurl is not installed (libcurl.so.4)");
+                        else
+                                r = asprintf(&why, "cannot download %s: %s", shown, cerr ? cerr : strerror(-r));
+                        if (r < 0)
+                                return log_oom();
+                        log_error("modules.swap[%zu] (%s): %s", i, m->name, why);
+                        rec = json_pack("{s:s, s:s, s:s, s:s}", "name", m->name, "outcome", "refused", "error", why,
+                                        "from", shown);
+                } else {
+                        /* a name the source reader understands: same suffix as the URL's file */
+                        _cleanup_free_ char *named = NULL;
+                        if (asprintf(&named, "%s/%s", dir, base) < 0 || rename(path, named) < 0)
+                                return log_error_errno(errno ?: ENOMEM, "Cannot name the download %s: %m", path);
+                        free(path);
+                        path = TAKE_PTR(named);
+                        ModuleSwapRequest req = { .name = m->name, .from = path, .sha256 = m->sha256, .persist = m->persist };
+                        code = module_swap_run(ctx, &req, true, &rec);
+                        if (code < 0)
+                                code = EXIT_PROBLEM;
+                        if (rec)
+                                json_object_set_new(rec, "from", json_string(shown));
+                        if (code != EXIT_OK && !why)
+                                why = strdup(log_last_error() ? log_last_error() : "failed");
+                }
+                (void) unlink(path);
+                if (!rec)
+                        return log_oom();
+                json_array_append_new(results, rec);
+                if (code != EXIT_OK) {
+                        failed++;
+                        if (ret_problem && !*ret_problem &&
+                            asprintf(ret_problem, "modules.swap[%zu] (%s): %s", i, m->name, why ? why : "failed") < 0)
+                                return log_oom();
+                }
+        }
+        *ret_results = TAKE_PTR(results);
+        return failed;
 }

@@ -17,8 +17,16 @@ import tarfile
 import tempfile
 import unittest
 
+import http.server
+import sys
+import threading
+
 import kktest
 from kktest import run
+
+sys.path.insert(0, os.path.join(os.environ.get("KK_SOURCE_ROOT", ""), "tests", "imds"))
+from imds_server import ImdsServer  # noqa: E402
+from udtest import BOOT_ID, CONFIG  # noqa: E402
 from test_module_check import fixture, strip_signature, sections
 
 SO = os.environ.get("KK_FAKE_KERNEL_SO", "")
@@ -116,7 +124,7 @@ class ModuleSwap(unittest.TestCase):
         new = set_srcversion(self.stock(), "A")
         p = self.swap("dm_mod", "--from", self.file("dm-mod.ko", new))
         self.assertIn("remove dm_snapshot", p.stdout)
-        self.assertIn("swapped live", p.stdout)
+        self.assertIn("swapped live", p.stderr)
         # users out first, in dependency order, and back in reverse
         self.assertEqual([c.split(":")[0].rsplit(" ", 1)[0] if c.startswith("insert") else c.split(":")[0]
                           for c in self.calls()],
@@ -295,6 +303,57 @@ class ModuleSwap(unittest.TestCase):
         self.assertIn("stale", self.state()["modules"]["persisted"]["dm_mod"])
         p = run(str(self.root), "module", "verify-persisted", check=0)
         self.assertEqual(p.stderr, "")
+
+    def serve_files(self, files):
+        """An http server on 127.0.0.1 with {path: bytes}; returns its base URL."""
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(h):
+                data = files.get(h.path.split("?")[0])
+                h.send_response(200 if data is not None else 404)
+                h.send_header("Content-Length", str(len(data or b"")))
+                h.end_headers()
+                h.wfile.write(data or b"")
+
+            def log_message(h, *a):
+                pass
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        self.addCleanup(srv.shutdown)
+        return f"http://127.0.0.1:{srv.server_address[1]}"
+
+    def test_directive(self):
+        new = set_srcversion(self.stock(), "D")
+        files = {"/m/dm-mod.ko": new}
+        base = self.serve_files(files)
+        (self.root / "etc/kernelkeeper.conf").write_text(CONFIG.format(
+            timeout=20, request_timeout=1000, script_timeout=30, metadata_extra="", userdata_extra=""))
+        (self.root / "proc/sys/kernel/random").mkdir(parents=True)
+        (self.root / "proc/sys/kernel/random/boot_id").write_text(BOOT_ID + "\n")
+        directive = {"modules": {"swap": [
+            {"name": "dm_mod", "url": base + "/m/dm-mod.ko?X-Amz-Signature=secret",
+             "sha256": hashlib.sha256(new).hexdigest()},
+            {"name": "dm_mod", "url": base + "/m/missing.ko", "sha256": "0" * 64}]}}
+        imds = ImdsServer()
+        imds.configure(user_data=("#kernelkeeper\n" + json.dumps(directive)).encode())
+        imds.start()
+        self.addCleanup(imds.stop)
+        p = run(str(self.root), "userdata", "run", "--metadata-url", imds.url, env=self.env())
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertEqual(self.loaded()["dm_mod"], "D" * len(self.loaded()["dm_mod"]))
+        rec = next(iter(self.state()["userdata"]["runs"].values()))
+        self.assertEqual(rec["status"], "failed")
+        self.assertIn("modules.swap[1] (dm_mod)", rec["note"])
+        self.assertIn("HTTP 404", rec["note"])
+        self.assertEqual([m["outcome"] for m in rec["modules"]], ["swapped", "refused"])
+        self.assertEqual(rec["modules"][0]["from"], base + "/m/dm-mod.ko")
+        self.assertNotIn("secret", json.dumps(self.state()) + p.stderr)
+        # once per instance: a second run does not swap again
+        self.log().unlink()
+        run(str(self.root), "userdata", "run", "--metadata-url", imds.url, env=self.env())
+        self.assertEqual(self.calls(), [])
+        # and nothing downloaded is left behind
+        self.assertEqual([f for f in os.listdir(self.root / "var/lib/kernelkeeper/modules")
+                          if f.startswith(("download", "staging"))], [])
 
     def test_usage(self):
         for args in (["dm_mod"], ["dm_mod", "--from"], ["bad/name", "--from", "/x"],
