@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <libkmod.h>
 
+#include "modules/kmod-loader.h"
+
 #include "common/macro.h"
 
 #include "modules/module-info.h"
@@ -41,7 +43,7 @@ int module_kmod_ops(ModuleOps *ret)
 {
         struct kmod_ctx *ctx = module_kmod_new();
         if (!ctx)
-                return -ENOMEM;
+                return -errno;
         *ret = (ModuleOps) { .insert = kmod_insert, .remove = kmod_remove, .userdata = ctx };
         return 0;
 }

@@ -2,6 +2,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <libkmod.h>
+
+#include "modules/kmod-loader.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -490,7 +492,7 @@ int module_target_resolve_crcs(ModuleTarget *t, const ModuleVersion *v, size_t n
         if (res.left > 0) {
                 _cleanup_(module_kmod_unrefp) struct kmod_ctx *ctx = module_kmod_new();
                 if (!ctx)
-                        return -ENOMEM;
+                        return -errno;
                 /* the stock copy of the same module imports nearly the same symbols: first */
                 const ModuleEntry *first = NULL;
                 if (t->vermagic_from)
