@@ -19,6 +19,7 @@ typedef struct CliArgs {
         char *title, *kernel, *initrd, *kargs, *root_device; /* menu add; kernel also module check */
         bool first;            /* menu add --first */
         char *from, *sha256;   /* module swap --from --sha256 */
+        char *cert;            /* module check/swap --cert FILE|auto */
         bool persist, dry_run; /* module swap --persist --dry-run */
         unsigned seen;         /* bit set of CliOption given */
 } CliArgs;
@@ -33,6 +34,7 @@ typedef enum CliOption {
         OPT_ENTRY = 1 << 6,    /* --title --initrd --args --root-device --first */
         OPT_KERNEL = 1 << 7,   /* --kernel: menu add's kernel path, module check's release */
         OPT_SWAP = 1 << 8,     /* --from --sha256 --persist --dry-run (module swap) */
+        OPT_CERT = 1 << 9,     /* --cert (module check, module swap) */
 } CliOption;
 
 /* Runs the command line; a failed command given --json that printed nothing on stdout prints

@@ -533,6 +533,9 @@ int module_swap_run(const Context *ctx, const ModuleSwapRequest *req, bool quiet
         r = module_target_load(ctx->root, release, name, &t);
         if (r < 0)
                 return log_error_errno(r, "Cannot read the modules of the running kernel %s: %m", release);
+        r = module_certs_load(ctx, req->cert, release, t);
+        if (r < 0)
+                return r;
 
         _cleanup_json_ json_t *state = NULL;
         r = state_load(ctx, &state);
@@ -745,14 +748,14 @@ int module_swap_run(const Context *ctx, const ModuleSwapRequest *req, bool quiet
 
 int module_swap_verb(Context *ctx, CliArgs *args)
 {
-        if (cli_check_options(args, OPT_SWAP, "module swap") < 0)
+        if (cli_check_options(args, OPT_SWAP | OPT_CERT, "module swap") < 0)
                 return EXIT_USAGE;
         if (!args->words[2] || args->words[3] || !args->from) {
                 log_error("'module swap' takes one module name and --from FILE|DIR|TAR");
                 return EXIT_USAGE;
         }
         ModuleSwapRequest req = { .name = args->words[2], .from = args->from, .sha256 = args->sha256,
-                                  .persist = args->persist, .dry_run = args->dry_run };
+                                  .persist = args->persist, .dry_run = args->dry_run, .cert = args->cert };
         return module_swap_run(ctx, &req, false, NULL);
 }
 

@@ -16,6 +16,7 @@ typedef struct ModuleSwapRequest {
         const char *sha256; /* of the file or archive, NULL: not checked */
         bool persist;       /* also install it for later boots (updates/, depmod, initramfs) */
         bool dry_run;       /* print the plan, change nothing */
+        const char *cert;   /* --cert FILE|auto: verify signatures (NULL: not verified) */
 } ModuleSwapRequest;
 
 /* Plans, checks and runs one swap, printing the plan (not with quiet) and logging its one error
@@ -40,3 +41,6 @@ int module_verify_persisted_verb(Context *ctx, CliArgs *args);
 /* shared with `module check` (verb-module.c) */
 int log_module_error(int r, const char *path);
 void module_findings_print(const ModuleReport *rep);
+/* --cert FILE (PEM/DER) or "auto" (the certificates built into ROOT/boot/vmlinuz-RELEASE) into
+ * t->certs; NULL: nothing. Logs its error. */
+int module_certs_load(const Context *ctx, const char *cert, const char *release, ModuleTarget *t);

@@ -41,6 +41,7 @@ ModuleTarget *module_target_free(ModuleTarget *t)
         free(t->vermagic);
         free(t->vermagic_from);
         free(t->reference_sig_key);
+        module_certs_free(t->certs);
         free(t);
         return NULL;
 }

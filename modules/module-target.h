@@ -7,6 +7,7 @@
 
 #include "modules/module-elf.h"
 #include "modules/module-info.h"
+#include "modules/module-sig.h"
 
 /* One installed module of the target release: its path relative to ROOT/lib/modules/REL (or
  * absolute in ROOT, as old depmod wrote it) and its normalized name. */
@@ -29,6 +30,7 @@ typedef struct ModuleTarget {
         char *vermagic_from;     /* that module, path inside root */
         ModuleElf reference_elf; /* and its ELF identity */
         char *reference_sig_key; /* and the key it is signed with (NULL: unsigned) */
+        ModuleCerts *certs;      /* the kernel's certificates when known (--cert): signatures are verified */
 } ModuleTarget;
 
 ModuleTarget *module_target_free(ModuleTarget *t);

@@ -355,6 +355,44 @@ class ModuleSwap(unittest.TestCase):
         self.assertEqual([f for f in os.listdir(self.root / "var/lib/kernelkeeper/modules")
                           if f.startswith(("download", "staging"))], [])
 
+    def test_signature_verified(self):
+        # the kernel's own certificates, from its image (--cert auto) or a file
+        (self.root / "boot").mkdir()
+        shutil.copy2(self.src.parent.parent.parent / "boot" / f"vmlinuz-{self.rel}", self.root / "boot")
+        good = self.file("dm-mod.ko", self.stock())
+        p = run(str(self.root), "module", "check", good, "--kernel", self.rel, "--cert", "auto", check=0)
+        self.assertIn("signature verified (/CN=", p.stdout)
+        bad = bytearray(self.stock())
+        off, size = sections(self.stock())[".text"]
+        bad[off + size // 2] ^= 1
+        os.makedirs(os.path.join(self.tmp, "bad"))
+        badf = self.file("bad/dm-mod.ko", bytes(bad))
+        p = run(str(self.root), "module", "check", badf, "--kernel", self.rel, "--cert", "auto", check=1)
+        self.assertIn("FAIL       signature", p.stdout)
+        self.assertIn("does NOT match the module's bytes", p.stdout)
+        j = json.loads(run(str(self.root), "--json", "module", "check", badf, "--kernel", self.rel, "--cert", "auto",
+                           check=1).stdout)
+        sig = [f for f in j["findings"] if f["name"] == "signature"][0]
+        self.assertEqual((sig["verified"], sig["verification"]), (False, "bad"))
+        # without the certificate: not verified, and it says so (swap then meets the kernel's refusal)
+        p = run(str(self.root), "module", "check", badf, "--kernel", self.rel, check=0)
+        self.assertIn("signature not verified", p.stdout)
+        # swap refuses it before anything is unloaded
+        p = self.swap("dm_mod", "--from", badf, "--cert", "auto", code=1)
+        self.assertIn("NOT safe to load", p.stderr)
+        self.assertEqual(self.calls(), [])
+        # a certificate that signed nothing here; a file with no certificate
+        if shutil.which("openssl"):
+            key = os.path.join(self.tmp, "other.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", key,
+                            "-subj", "/CN=other", "-days", "1"], check=True, capture_output=True)
+            p = run(str(self.root), "module", "check", good, "--kernel", self.rel, "--cert", key, check=0)
+            self.assertIn("signed by none of the 1 certificates given", p.stdout)
+        p = run(str(self.root), "module", "check", good, "--kernel", self.rel, "--cert", self.file("junk", b"x" * 99),
+                check=1)
+        self.assertIn("holds no X.509 certificate", p.stderr)
+        self.assertEqual(len(p.stderr.splitlines()), 1)
+
     def test_usage(self):
         for args in (["dm_mod"], ["dm_mod", "--from"], ["bad/name", "--from", "/x"],
                      ["dm_mod", "--from", "/x", "--sha256", "zz"]):
