@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/chase.h"
@@ -664,7 +665,11 @@ int module_swap_run(const Context *ctx, const ModuleSwapRequest *req, bool quiet
                 return log_oom();
         }
         SwapResult res = {};
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         r = swap_execute(p, &ops, &res);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double exec_ms = (double) (t1.tv_sec - t0.tv_sec) * 1e3 + (double) (t1.tv_nsec - t0.tv_nsec) / 1e6;
         module_kmod_ops_done(&ops);
         if (r < 0) {
                 free(new_srcversions);
@@ -704,6 +709,8 @@ int module_swap_run(const Context *ctx, const ModuleSwapRequest *req, bool quiet
         for (size_t i = 0; i + 1 < p->n_modules; i++)
                 json_array_append_new(others, json_string(p->modules[i].name));
         json_object_set_new(rec, "dependents", others);
+        /* the removes and inserts alone, the modules out of service for this long */
+        json_object_set_new(rec, "execute_ms", json_real(exec_ms));
 
         int ret = EXIT_OK;
         bool done = res.outcome == SWAP_DONE;

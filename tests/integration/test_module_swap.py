@@ -393,6 +393,12 @@ class ModuleSwap(unittest.TestCase):
         self.assertIn("holds no X.509 certificate", p.stderr)
         self.assertEqual(len(p.stderr.splitlines()), 1)
 
+    def test_libraries_loaded_on_first_use(self):
+        # the guardian daemon never reads a module: libkmod and libcrypto are dlopen()ed, not linked
+        out = subprocess.run(["ldd", kktest.BINARY], capture_output=True, text=True, check=True).stdout
+        for lib in ("libkmod", "libcrypto", "libcurl"):
+            self.assertNotIn(lib, out)
+
     def test_usage(self):
         for args in (["dm_mod"], ["dm_mod", "--from"], ["bad/name", "--from", "/x"],
                      ["dm_mod", "--from", "/x", "--sha256", "zz"]):

@@ -10,11 +10,11 @@ import shutil
 import subprocess
 import sys
 
-from . import cache, guest
+from . import cache, guest, testmodule
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent / "integration"))
-from test_module_check import sections, set_vermagic, strip_signature  # noqa: E402
+from test_module_check import sections, set_crc, set_vermagic, strip_signature, versions  # noqa: E402
 from test_module_swap import modinfo, set_srcversion  # noqa: E402
 
 MD = "kernel/drivers/md"
@@ -88,3 +88,22 @@ def install_variants(stage, k, other):
         except KeyError:
             out[name] = ""
     return out
+
+
+def install_test_modules(stage, k):
+    """The modules built against k's headers, and the variants check must refuse."""
+    built = testmodule.build(k)
+    ok = built["kktest"].read_bytes()
+    magic = modinfo(ok, "vermagic")
+    crc = dict((n, c) for n, c, _ in versions(ok))["module_layout"]
+    files = {
+        "testmod/kktest.ko": ok,
+        "testmod-flag/kktest.ko": set_vermagic(ok, magic.replace("preempt ", "")),
+        "testmod-crc/kktest.ko": set_crc(ok, "module_layout", crc ^ 0x5a5a),
+        "testmod-fail/dm-mod.ko": built["failing"].read_bytes(),
+    }
+    for rel, data in files.items():
+        p = pathlib.Path(stage) / "kk" / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+    return files
