@@ -20,6 +20,7 @@
 #include "daemon/log.h"
 #include "daemon/menu-txn.h"
 #include "daemon/module-swap.h"
+#include "daemon/proc.h"
 #include "daemon/state.h"
 #include "metadata/gunzip.h"
 #include "metadata/sha256.h"
@@ -468,6 +469,7 @@ static int record_swap(const Context *ctx, json_t *rec, const char *name, bool a
         if (!mods || !swaps || !act || !pers)
                 return log_oom();
         json_array_append(swaps, rec);
+        json_object_del(mods, "in_flight");
         while (json_array_size(swaps) > SWAP_HISTORY_MAX)
                 json_array_remove(swaps, 0);
         if (active)
@@ -510,6 +512,132 @@ static void swap_event(const SwapPlan *p, const SwapResult *res, const char *sho
                   summary);
 }
 
+/* ---- a swap cut off between its steps (killed, power cut): recorded before the first step ---- */
+
+static int in_flight_set(const Context *ctx, const SwapPlan *p)
+{
+        _cleanup_json_ json_t *state = NULL;
+        _cleanup_free_ char *boot_id = NULL, *now = now_iso8601();
+        int r = state_load(ctx, &state);
+        if (r < 0)
+                return r;
+        (void) proc_read_line(ctx, "/proc/sys/kernel/random/boot_id", &boot_id);
+        json_t *mods = json_object_get(state, "modules"), *list = json_array(), *before = json_array();
+        if (!mods)
+                json_object_set_new(state, "modules", mods = json_object());
+        if (!mods || !list || !before)
+                return json_decref(list), json_decref(before), log_oom();
+        for (size_t i = 0; i < p->n_modules; i++) {
+                const SwapModule *m = &p->modules[i];
+                const char *inside = m->original ? path_skip_root(ctx->root, m->original) : NULL;
+                json_array_append_new(list, json_pack("{s:s, s:b, s:s?, s:s?}", "name", m->name, "loaded", m->loaded,
+                                                      "srcversion", m->srcversion, "original", inside));
+        }
+        for (char **b = p->loaded_before; b && *b; b++)
+                json_array_append_new(before, json_string(*b));
+        json_object_set_new(mods, "in_flight",
+                            json_pack("{s:s, s:s, s:s?, s:s, s:o, s:o}", "name", p->modules[p->n_modules - 1].name,
+                                      "release", p->release, "boot_id", boot_id, "at", now ? now : "unknown",
+                                      "modules", list, "loaded_before", before));
+        return state_save(ctx, state);
+}
+
+static SwapPlan *plan_from_record(const Context *ctx, json_t *rec)
+{
+        json_t *mods = json_object_get(rec, "modules"), *m;
+        _cleanup_(swap_plan_freep) SwapPlan *p = calloc(1, sizeof(SwapPlan));
+        if (!p || !json_is_array(mods) || json_array_size(mods) == 0 ||
+            !(p->modules = calloc(json_array_size(mods), sizeof(SwapModule))) ||
+            !(p->release = strdup(json_string_value(json_object_get(rec, "release")) ?: "")))
+                return NULL;
+        size_t i;
+        json_array_foreach(mods, i, m) {
+                SwapModule *sm = &p->modules[p->n_modules++];
+                const char *name = json_string_value(json_object_get(m, "name")),
+                           *sv = json_string_value(json_object_get(m, "srcversion")),
+                           *orig = json_string_value(json_object_get(m, "original"));
+                if (!name || !(sm->name = strdup(name)) || (sv && !(sm->srcversion = strdup(sv))))
+                        return NULL;
+                sm->loaded = json_is_true(json_object_get(m, "loaded"));
+                if (orig && (!(sm->original_shown = strdup(orig)) || chase_in_root(ctx->root, orig, 0, &sm->original) < 0))
+                        sm->original = NULL;
+                if (sm->loaded && !sm->original)
+                        return NULL; /* nothing to put back from */
+        }
+        json_t *b;
+        size_t nb = 0;
+        json_array_foreach(json_object_get(rec, "loaded_before"), i, b) if (json_is_string(b) &&
+                                                                            strv_pushf_n(&p->loaded_before, &nb, "%s",
+                                                                                         json_string_value(b)) < 0) return NULL;
+        return TAKE_PTR(p);
+}
+
+/* A swap of this boot that was cut off: put the originals back (act) or say so. One of an earlier
+ * boot is over: the kernel loaded its modules afresh. */
+static int recover_cut_off(const Context *ctx, bool act)
+{
+        _cleanup_json_ json_t *state = NULL;
+        _cleanup_free_ char *boot_id = NULL, *diff = NULL;
+        int r = state_load(ctx, &state);
+        if (r < 0)
+                return r;
+        json_t *mods = json_object_get(state, "modules"), *rec = json_object_get(mods, "in_flight");
+        if (!rec)
+                return 0;
+        const char *name = json_string_value(json_object_get(rec, "name")) ?: "?",
+                   *was = json_string_value(json_object_get(rec, "boot_id"));
+        (void) proc_read_line(ctx, "/proc/sys/kernel/random/boot_id", &boot_id);
+        _cleanup_(swap_plan_freep) SwapPlan *p = NULL;
+        bool same_boot = was && boot_id && streq(was, boot_id);
+        if (same_boot && !(p = plan_from_record(ctx, rec)))
+                return log_error_errno(EBADMSG, "A swap of %s was cut off and its record cannot be used: load its "
+                                                "modules with modprobe",
+                                       name);
+        if (same_boot && (r = swap_verify(ctx->root, p, NULL, SWAP_RESTORED, &diff)) < 0)
+                return log_error_errno(r, "Cannot read the loaded modules: %m");
+        if (same_boot && r > 0 && !act) {
+                log_warning("A swap of %s was cut off (%s); the next 'module swap' puts the original modules back",
+                            name, diff);
+                return 0;
+        }
+        if (!act)
+                return 0;
+        json_t *done = json_deep_copy(rec);
+        if (same_boot && r > 0) {
+                ModuleOps ops;
+                SwapResult res = {};
+                if ((r = module_kmod_ops(&ops)) < 0)
+                        return json_decref(done), log_oom();
+                r = swap_recover(ctx->root, p, &ops, &res);
+                module_kmod_ops_done(&ops);
+                if (r < 0)
+                        return json_decref(done), log_oom();
+                _cleanup_free_ char *diff2 = NULL;
+                int v = swap_verify(ctx->root, p, NULL, SWAP_RESTORED, &diff2);
+                bool ok = res.outcome == SWAP_RESTORED && v == 0;
+                _cleanup_free_ char *msg = NULL;
+                if (asprintf(&msg, "A swap of %s was cut off (%s); %s", name, diff,
+                             ok ? "the original modules are back, the loaded set is as it was"
+                                : "PUTTING THE ORIGINAL MODULES BACK FAILED, the loaded set differs") < 0)
+                        msg = NULL;
+                const char *fields[] = { NULL };
+                log_event(ok ? LOG_NOTICE : LOG_ERR, KK_MESSAGE_MODULE_SWAP_FAILED, fields, "%s", msg ? msg : name);
+                json_object_set_new(done, "outcome", json_string(ok ? "recovered" : "restore-failed"));
+                json_object_set_new(done, "error", json_string(msg ? msg : "cut off"));
+                swap_result_done(&res);
+        } else {
+                log_notice("A swap of %s was cut off%s; nothing of it is loaded now", name,
+                           same_boot ? " before it changed anything" : " in an earlier boot");
+                json_object_set_new(done, "outcome", json_string("cut-off"));
+        }
+        json_t *swaps = json_object_get(mods, "swaps");
+        if (!swaps)
+                json_object_set_new(mods, "swaps", swaps = json_array());
+        json_array_append_new(swaps, done);
+        json_object_del(mods, "in_flight");
+        return state_save(ctx, state);
+}
+
 int module_swap_run(const Context *ctx, const ModuleSwapRequest *req, bool quiet, json_t **ret_record)
 {
         _cleanup_free_ char *name = module_name_normalize(req->name), *release = NULL, *stale = NULL;
@@ -525,6 +653,9 @@ int module_swap_run(const Context *ctx, const ModuleSwapRequest *req, bool quiet
         }
         _cleanup_close_ int lock_fd = -EBADF;
         int r = writers_begin(ctx, true, &lock_fd);
+        if (r < 0)
+                return r;
+        r = recover_cut_off(ctx, !req->dry_run);
         if (r < 0)
                 return r;
         r = module_running_release(ctx->root, &release);
@@ -658,6 +789,11 @@ int module_swap_run(const Context *ctx, const ModuleSwapRequest *req, bool quiet
                 return EXIT_OK;
         }
 
+        r = in_flight_set(ctx, p);
+        if (r < 0) {
+                free(new_srcversions);
+                return r;
+        }
         ModuleOps ops;
         r = module_kmod_ops(&ops);
         if (r < 0) {
@@ -785,8 +921,11 @@ int module_status_verb(Context *ctx, CliArgs *args)
                 log_error("'module status' takes no arguments");
                 return EXIT_USAGE;
         }
+        int r = recover_cut_off(ctx, false);
+        if (r < 0)
+                return r;
         _cleanup_json_ json_t *state = NULL;
-        int r = state_load(ctx, &state);
+        r = state_load(ctx, &state);
         if (r < 0)
                 return r;
         json_t *mods = json_object_get(state, "modules");
@@ -928,7 +1067,10 @@ int module_verify_persisted_verb(Context *ctx, CliArgs *args)
         }
         _cleanup_json_ json_t *state = NULL;
         _cleanup_free_ char *booted = NULL;
-        int r = state_load(ctx, &state);
+        int r = recover_cut_off(ctx, true);
+        if (r < 0)
+                return r;
+        r = state_load(ctx, &state);
         if (r < 0)
                 return r;
         json_t *pers = json_object_get(json_object_get(state, "modules"), "persisted");

@@ -154,9 +154,12 @@ static const char *check_boots(json_t *v)
 /* what `module swap` recorded: a history and, per module, the swap in force and the persisted one */
 static const char *check_modules(json_t *v)
 {
-        json_t *swaps = json_object_get(v, "swaps");
+        json_t *swaps = json_object_get(v, "swaps"), *in_flight = json_object_get(v, "in_flight");
         if (!json_is_object(v) || (swaps && !is_array_of(swaps, is_object)))
                 return "\"modules\" is not an object with a list of swaps";
+        if (in_flight && (!json_is_object(in_flight) || !json_is_string(json_object_get(in_flight, "name")) ||
+                          !is_array_of(json_object_get(in_flight, "modules"), is_object)))
+                return "\"modules\".\"in_flight\" is not the record of a swap";
         static const char *const maps[] = { "active", "persisted" };
         for (size_t i = 0; i < ELEMENTSOF(maps); i++) {
                 json_t *m = json_object_get(v, maps[i]), *rec;

@@ -469,9 +469,67 @@ static int run_step(Run *run, bool insert, const char *arg, const char *name, co
         return r;
 }
 
+enum { GONE, LOADED_ORIGINAL, LOADED_NEW };
+
+/* once a new file is in, everything of the plan that is loaded comes out (users first: a
+ * reinserted user holds the new module); then every original goes back */
+static void restore(const SwapPlan *p, Run *run, int *st, SwapResult *res)
+{
+        res->outcome = SWAP_RESTORED;
+        bool any_new = false;
+        for (size_t i = 0; i < p->n_modules; i++)
+                any_new = any_new || st[i] == LOADED_NEW;
+        for (size_t i = 0; i < p->n_modules && any_new; i++) {
+                if (st[i] == GONE)
+                        continue;
+                int k = run_step(run, false, p->modules[i].name, NULL, NULL, &res->restore_failed_step);
+                if (k < 0) {
+                        res->outcome = SWAP_RESTORE_FAILED;
+                        res->restore_error = res->restore_error ?: k;
+                } else
+                        st[i] = GONE;
+        }
+        for (size_t i = p->n_modules; i > 0; i--) {
+                const SwapModule *m = &p->modules[i - 1];
+                if (!m->loaded || st[i - 1] != GONE)
+                        continue;
+                int k = run_step(run, true, m->original, m->name, "original", &res->restore_failed_step);
+                if (k < 0) {
+                        res->outcome = SWAP_RESTORE_FAILED;
+                        res->restore_error = res->restore_error ?: k;
+                } else
+                        st[i - 1] = LOADED_ORIGINAL;
+        }
+}
+
+int swap_recover(const char *root, const SwapPlan *p, const ModuleOps *ops, SwapResult *ret)
+{
+        _cleanup_strv_free_ char **now = NULL;
+        int r = loaded_list(root, &now);
+        if (r < 0)
+                return r;
+        int *st = calloc(p->n_modules ? p->n_modules : 1, sizeof(int));
+        if (!st)
+                return -ENOMEM;
+        /* what is loaded now may be the new build or the old one: it all comes out */
+        for (size_t i = 0; i < p->n_modules; i++)
+                st[i] = strv_contains(now, p->modules[i].name) ? LOADED_NEW : GONE;
+        Run run = { .ops = ops };
+        SwapResult res = {};
+        restore(p, &run, st, &res);
+        free(st);
+        res.steps = TAKE_PTR(run.steps);
+        if (run.oom) {
+                swap_result_done(&res);
+                return -ENOMEM;
+        }
+        *ret = res;
+        return 0;
+}
+
 int swap_execute(const SwapPlan *p, const ModuleOps *ops, SwapResult *ret)
 {
-        enum { GONE, LOADED_ORIGINAL, LOADED_NEW } *st = calloc(p->n_modules ? p->n_modules : 1, sizeof(*st));
+        int *st = calloc(p->n_modules ? p->n_modules : 1, sizeof(int));
         if (!st)
                 return -ENOMEM;
         Run run = { .ops = ops };
@@ -495,33 +553,7 @@ int swap_execute(const SwapPlan *p, const ModuleOps *ops, SwapResult *ret)
         }
         if (r < 0) {
                 res.error = r;
-                res.outcome = SWAP_RESTORED;
-                /* once a new file is in, everything of the plan that is loaded comes out (users
-                 * first: a reinserted user holds the new module); then every original goes back */
-                bool any_new = false;
-                for (size_t i = 0; i < p->n_modules; i++)
-                        any_new = any_new || st[i] == LOADED_NEW;
-                for (size_t i = 0; i < p->n_modules && any_new; i++) {
-                        if (st[i] == GONE)
-                                continue;
-                        int k = run_step(&run, false, p->modules[i].name, NULL, NULL, &res.restore_failed_step);
-                        if (k < 0) {
-                                res.outcome = SWAP_RESTORE_FAILED;
-                                res.restore_error = res.restore_error ?: k;
-                        } else
-                                st[i] = GONE;
-                }
-                for (size_t i = p->n_modules; i > 0; i--) {
-                        const SwapModule *m = &p->modules[i - 1];
-                        if (!m->loaded || st[i - 1] != GONE)
-                                continue;
-                        int k = run_step(&run, true, m->original, m->name, "original", &res.restore_failed_step);
-                        if (k < 0) {
-                                res.outcome = SWAP_RESTORE_FAILED;
-                                res.restore_error = res.restore_error ?: k;
-                        } else
-                                st[i - 1] = LOADED_ORIGINAL;
-                }
+                restore(p, &run, st, &res);
         }
         free(st);
         res.steps = TAKE_PTR(run.steps);

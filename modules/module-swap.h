@@ -107,6 +107,11 @@ void swap_result_done(SwapResult *r);
  * file. Returns 0 with *ret filled (whatever the outcome), or -ENOMEM. */
 int swap_execute(const SwapPlan *p, const ModuleOps *ops, SwapResult *ret);
 
+/* After a swap was cut off between its steps (the process killed): every module of the plan that is
+ * loaded now is taken out (users first) and every module that was loaded is put back from its
+ * original file. Returns 0 with *ret (SWAP_RESTORED or SWAP_RESTORE_FAILED), or -ENOMEM. */
+int swap_recover(const char *root, const SwapPlan *p, const ModuleOps *ops, SwapResult *ret);
+
 /* Compares the loaded modules under root with what the plan expects after `outcome`: every module
  * of the plan loaded, with its replacement's srcversion (SWAP_DONE) or its original one
  * (SWAP_RESTORED). new_srcversions[i] is that of modules[i].replacement (NULL: none/unknown).

@@ -3,7 +3,8 @@
  * finit_module (through syscall()) and delete_module act on the fake tree KK_FAKE_KERNEL names, its
  * proc/modules and sys/module/NAME/{refcnt,srcversion,holders/}, and log each call to
  * KK_FAKE_KERNEL/fake-kernel.log. KK_FAKE_FAIL="insert:TEXT:ERRNO,remove:NAME:ERRNO" makes the calls
- * whose "PATH NAME SRCVERSION" contains TEXT (or whose module is NAME) fail with that errno. The
+ * whose "PATH NAME SRCVERSION" contains TEXT (or whose module is NAME) fail with that errno;
+ * "kill-insert:TEXT:1" kills the calling process there (SIGKILL), as a crash between two steps. The
  * kernel's own acceptance rules (signatures, CRCs) are not imitated: only loading, dependencies,
  * references and unloading. */
 #ifndef _GNU_SOURCE
@@ -15,6 +16,7 @@
 #include <stdint.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,6 +213,8 @@ static int fake_insert(const char *mem, size_t len, const char *path)
         int err = 0;
         char subject[4096];
         snprintf(subject, sizeof subject, "%s %s %s", path ? path : "-", name ? name : "-", src ? src : "-");
+        if (injected("kill-insert", subject))
+                kill(getpid(), SIGKILL); /* the caller dies between its steps */
         if (!name)
                 err = ENOEXEC;
         else if ((err = injected("insert", subject)))

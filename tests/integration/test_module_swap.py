@@ -195,6 +195,26 @@ class ModuleSwap(unittest.TestCase):
         self.assertIn("RESTORING THE ORIGINAL MODULES FAILED", p.stderr)
         self.assertEqual(self.state()["modules"]["swaps"][-1]["outcome"], "restore-failed")
 
+    def test_killed_mid_swap_recovered(self):
+        # killed after the old modules are out, before the new one is in: the record written before
+        # the first step lets the next command put the originals back
+        before = self.loaded()
+        p = run(str(self.root), "module", "swap", "dm_mod", "--from", self.file("dm-mod.ko", self.stock()),
+                env=self.env("kill-insert:staging.:1"))
+        self.assertEqual(p.returncode, -9, p.stderr)
+        self.assertEqual(self.loaded(), {})
+        self.assertEqual(self.state()["modules"]["in_flight"]["name"], "dm_mod")
+        st = run(str(self.root), "module", "status", env=self.env())
+        self.assertIn("A swap of dm_mod was cut off (dm_snapshot is not loaded)", st.stderr)
+        self.log().unlink()
+        p = self.swap("dm_mod", "--from", self.file("dm-mod.ko", set_srcversion(self.stock(), "E")))
+        self.assertIn("the original modules are back", p.stderr)
+        calls = [c.split(":")[0] for c in self.calls()]
+        self.assertEqual(calls[:3], ["insert dm_mod -", "insert dm_bufio -", "insert dm_snapshot -"])
+        self.assertEqual(set(self.loaded()), set(before))
+        self.assertNotIn("in_flight", self.state()["modules"])
+        self.assertEqual([s["outcome"] for s in self.state()["modules"]["swaps"]], ["recovered", "swapped"])
+
     def test_in_use_refused(self):
         before = self.loaded()
         (self.root / "sys/module/dm_mod/refcnt").write_text("4\n")  # 2 users: dm_snapshot, dm_bufio + 2 more
