@@ -902,6 +902,17 @@ int module_swap_verb(Context *ctx, CliArgs *args)
         return module_swap_run(ctx, &req, false, NULL);
 }
 
+static int no_arguments(const CliArgs *args, const char *verb)
+{
+        if (cli_check_options(args, 0, verb) < 0)
+                return -EINVAL;
+        if (args->words[2]) {
+                log_error("'%s' takes no arguments", verb);
+                return -EINVAL;
+        }
+        return 0;
+}
+
 static const char *loaded_note(const Context *ctx, const char *name, const char *srcversion, char **buf)
 {
         _cleanup_(loaded_module_freep) LoadedModule *lm = NULL;
@@ -915,12 +926,8 @@ static const char *loaded_note(const Context *ctx, const char *name, const char 
 
 int module_status_verb(Context *ctx, CliArgs *args)
 {
-        if (cli_check_options(args, 0, "module status") < 0)
+        if (no_arguments(args, "module status") < 0)
                 return EXIT_USAGE;
-        if (args->words[2]) {
-                log_error("'module status' takes no arguments");
-                return EXIT_USAGE;
-        }
         int r = recover_cut_off(ctx, false);
         if (r < 0)
                 return r;
@@ -1059,12 +1066,8 @@ static int verify_one(const Context *ctx, const char *booted, const char *name, 
 
 int module_verify_persisted_verb(Context *ctx, CliArgs *args)
 {
-        if (cli_check_options(args, 0, "module verify-persisted") < 0)
+        if (no_arguments(args, "module verify-persisted") < 0)
                 return EXIT_USAGE;
-        if (args->words[2]) {
-                log_error("'module verify-persisted' takes no arguments");
-                return EXIT_USAGE;
-        }
         _cleanup_json_ json_t *state = NULL;
         _cleanup_free_ char *booted = NULL;
         int r = recover_cut_off(ctx, true);

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libcrypto through dlopen, declared here with opaque pointers (no OpenSSL headers at build time). */
-#include <dlfcn.h>
 #include <errno.h>
 #include <lzma.h>
 #include <stdbool.h>
@@ -8,6 +7,7 @@
 #include <string.h>
 #include <zstd.h>
 
+#include "common/dl-util.h"
 #include "common/macro.h"
 #include "modules/module-sig.h"
 
@@ -45,13 +45,7 @@ static int crypto_load(void)
         static int state = 1;
         if (state <= 0)
                 return state;
-        void *h = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
-        if (!h)
-                return state = -ELIBACC;
-        struct {
-                void **slot;
-                const char *name;
-        } syms[] = {
+        static const DlSymbol syms[] = {
 #define SYM(n) { (void **) &c.n, #n }
                 SYM(d2i_X509), SYM(X509_free), SYM(X509_get_subject_name), SYM(X509_NAME_oneline),
                 SYM(d2i_PKCS7), SYM(PKCS7_free), SYM(PKCS7_verify), SYM(PKCS7_get0_signers),
@@ -60,12 +54,8 @@ static int crypto_load(void)
                 SYM(ERR_clear_error), SYM(CRYPTO_free),
 #undef SYM
         };
-        for (size_t i = 0; i < ELEMENTSOF(syms); i++)
-                if (!(*syms[i].slot = dlsym(h, syms[i].name))) {
-                        dlclose(h);
-                        return state = -ELIBBAD;
-                }
-        return state = 0;
+        int r = dl_open_symbols("libcrypto.so.3", syms, ELEMENTSOF(syms));
+        return state = r == -ENOENT ? -ELIBACC : r;
 }
 
 struct ModuleCerts {
@@ -144,6 +134,19 @@ int module_certs_parse(const uint8_t *data, size_t size, ModuleCerts **ret)
         return 0;
 }
 
+/* doubles the output buffer when it is full, up to VMLINUX_MAX */
+static int grow(uint8_t **out, size_t *alloc, size_t n)
+{
+        if (n < *alloc)
+                return 0;
+        uint8_t *g = *alloc * 2 <= VMLINUX_MAX ? realloc(*out, *alloc * 2) : NULL;
+        if (!g)
+                return -EFBIG;
+        *out = g;
+        *alloc *= 2;
+        return 0;
+}
+
 /* The first xz or zstd stream found in the image, decompressed (a bzImage's payload). */
 static int kernel_payload(const uint8_t *data, size_t size, uint8_t **ret, size_t *ret_size)
 {
@@ -165,15 +168,8 @@ static int kernel_payload(const uint8_t *data, size_t size, uint8_t **ret, size_
                 s.next_in = x;
                 s.avail_in = size - (size_t) (x - data);
                 for (;;) {
-                        if (n == alloc) {
-                                uint8_t *g = alloc * 2 <= VMLINUX_MAX ? realloc(out, alloc * 2) : NULL;
-                                if (!g) {
-                                        r = -EFBIG;
-                                        break;
-                                }
-                                out = g;
-                                alloc *= 2;
-                        }
+                        if ((r = grow(&out, &alloc, n)) < 0)
+                                break;
                         s.next_out = out + n;
                         s.avail_out = alloc - n;
                         lzma_ret k = lzma_code(&s, LZMA_FINISH);
@@ -198,15 +194,8 @@ static int kernel_payload(const uint8_t *data, size_t size, uint8_t **ret, size_
                 }
                 ZSTD_inBuffer in = { z, size - (size_t) (z - data), 0 };
                 for (;;) {
-                        if (n == alloc) {
-                                uint8_t *g = alloc * 2 <= VMLINUX_MAX ? realloc(out, alloc * 2) : NULL;
-                                if (!g) {
-                                        r = -EFBIG;
-                                        break;
-                                }
-                                out = g;
-                                alloc *= 2;
-                        }
+                        if ((r = grow(&out, &alloc, n)) < 0)
+                                break;
                         ZSTD_outBuffer o = { out, alloc, n };
                         size_t k = ZSTD_decompressStream(d, &o, &in);
                         n = o.pos;

@@ -196,6 +196,16 @@ SwapPlan *swap_plan_free(SwapPlan *p)
         return NULL;
 }
 
+/* "WHAT (NAME)SUFFIX", NAME read from name_path under root, or "WHATSUFFIX" without one */
+static int push_named(char ***users, size_t *n, const char *root, const char *name_path, const char *what,
+                      const char *suffix)
+{
+        _cleanup_free_ char *name = NULL;
+        if (read_line_in_root(root, name_path, &name) < 0)
+                return strv_pushf_n(users, n, "%s%s", what, suffix);
+        return strv_pushf_n(users, n, "%s (%s)%s", what, name, suffix);
+}
+
 /* device-mapper devices and the processes that hold /dev/mapper/control open: what keeps dm_mod
  * in use (the kernel counts them as references, the names tell the user what to close) */
 static int dm_users(const char *root, char ***users, size_t *n)
@@ -207,14 +217,10 @@ static int dm_users(const char *root, char ***users, size_t *n)
         for (char **b = blocks; b && *b; b++) {
                 if (!strneq(*b, "dm-", 3))
                         continue;
-                _cleanup_free_ char *p = NULL, *dmname = NULL;
-                if (asprintf(&p, "/sys/block/%s/dm/name", *b) < 0)
+                _cleanup_free_ char *p = NULL, *what = NULL;
+                if (asprintf(&p, "/sys/block/%s/dm/name", *b) < 0 || asprintf(&what, "device-mapper device %s", *b) < 0)
                         return -ENOMEM;
-                if (read_line_in_root(root, p, &dmname) < 0)
-                        r = strv_pushf_n(users, n, "device-mapper device %s", *b);
-                else
-                        r = strv_pushf_n(users, n, "device-mapper device %s (%s)", *b, dmname);
-                if (r < 0)
+                if ((r = push_named(users, n, root, p, what, "")) < 0)
                         return r;
         }
         r = dir_names(root, "/proc", &procs);
@@ -243,14 +249,10 @@ static int dm_users(const char *root, char ***users, size_t *n)
                 }
                 if (!holds)
                         continue;
-                _cleanup_free_ char *commpath = NULL, *comm = NULL;
-                if (asprintf(&commpath, "/proc/%s/comm", *pid) < 0)
+                _cleanup_free_ char *commpath = NULL, *what = NULL;
+                if (asprintf(&commpath, "/proc/%s/comm", *pid) < 0 || asprintf(&what, "process %s", *pid) < 0)
                         return -ENOMEM;
-                if (read_line_in_root(root, commpath, &comm) < 0)
-                        r = strv_pushf_n(users, n, "process %s has /dev/mapper/control open", *pid);
-                else
-                        r = strv_pushf_n(users, n, "process %s (%s) has /dev/mapper/control open", *pid, comm);
-                if (r < 0)
+                if ((r = push_named(users, n, root, commpath, what, " has /dev/mapper/control open")) < 0)
                         return r;
         }
         return 0;
