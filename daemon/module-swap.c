@@ -763,8 +763,10 @@ int module_swap_run(const Context *ctx, const ModuleSwapRequest *req, bool quiet
                         *ret_record = refusal(req, log_last_error());
                 return EXIT_PROBLEM;
         }
-        if (ctx->json && !quiet && req->dry_run)
-                (void) cli_print_json(plan_json(p, &s));
+        if (ctx->json && !quiet && req->dry_run) {
+                _cleanup_json_ json_t *j = plan_json(p, &s);
+                (void) cli_print_json(j);
+        }
         else if (!quiet)
                 print_plan(p, &s, stdout);
         if (p->users) {
@@ -883,7 +885,7 @@ int module_swap_run(const Context *ctx, const ModuleSwapRequest *req, bool quiet
         if (r < 0)
                 return r;
         if (ctx->json && !quiet)
-                (void) cli_print_json(json_incref(rec));
+                (void) cli_print_json(rec);
         if (ret_record)
                 *ret_record = json_incref(rec);
         return ret;
@@ -950,8 +952,10 @@ int module_status_verb(Context *ctx, CliArgs *args)
                                             json_string(loaded_note(ctx, k, json_string_value(json_object_get(v, "srcversion")), &buf)));
                         json_array_append_new(list, o);
                 }
-                return cli_print_json(json_pack("{s:o, s:O, s:I}", "modules", list, "persisted",
-                                                pers ? pers : json_object(), "swaps", (json_int_t) json_array_size(swaps)));
+                _cleanup_json_ json_t *empty = json_object(),
+                                      *j = json_pack("{s:o, s:O, s:I}", "modules", list, "persisted", pers ? pers : empty,
+                                                     "swaps", (json_int_t) json_array_size(swaps));
+                return cli_print_json(j);
         }
         if (json_object_size(active) == 0 && json_object_size(pers) == 0) {
                 printf("No module swapped (%zu attempts recorded)\n", json_array_size(swaps));
