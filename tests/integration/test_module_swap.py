@@ -300,6 +300,24 @@ class ModuleSwap(unittest.TestCase):
         st = run(str(self.root), "module", "status", check=0)
         self.assertIn("persisted as", st.stdout)
 
+    def test_persist_initramfs(self):
+        # the release's initramfs carries dm-mod (lsinitramfs says so): under --root kernelkeeper cannot
+        # rebuild another system's initramfs and says what to run; a missing lsinitramfs is a warning
+        (self.root / "boot").mkdir()
+        (self.root / "boot" / f"initrd.img-{self.rel}").write_bytes(b"initrd")
+        bindir = pathlib.Path(self.tmp) / "bin"
+        bindir.mkdir()
+        (bindir / "lsinitramfs").write_text(
+            f"#!/bin/sh\necho usr/lib/modules/{self.rel}/kernel/drivers/md/dm-mod.ko.xz\n")
+        (bindir / "lsinitramfs").chmod(0o755)
+        env = self.env()
+        env["PATH"] = f"{bindir}:{os.environ['PATH']}"
+        new = set_srcversion(self.stock(), "F")
+        p = run(str(self.root), "module", "swap", "dm_mod", "--from", self.file("dm-mod.ko", new), "--persist", env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(f"carries dm_mod: run update-initramfs -u -k {self.rel}", p.stderr)
+        self.assertTrue(self.state()["modules"]["persisted"]["dm_mod"]["persisted"]["initramfs"])
+
     def test_verify_persisted(self):
         new = set_srcversion(self.stock(), "C")
         self.swap("dm_mod", "--from", self.file("dm-mod.ko", new), "--persist")
