@@ -504,6 +504,19 @@ static void restore(const SwapPlan *p, Run *run, int *st, SwapResult *res)
         }
 }
 
+/* hands the steps over with the result: *ret, or -ENOMEM when a step could not be recorded */
+static int finish(Run *run, int *st, SwapResult *res, SwapResult *ret)
+{
+        free(st);
+        res->steps = TAKE_PTR(run->steps);
+        if (run->oom) {
+                swap_result_done(res);
+                return -ENOMEM;
+        }
+        *ret = *res;
+        return 0;
+}
+
 int swap_recover(const char *root, const SwapPlan *p, const ModuleOps *ops, SwapResult *ret)
 {
         _cleanup_strv_free_ char **now = NULL;
@@ -519,14 +532,7 @@ int swap_recover(const char *root, const SwapPlan *p, const ModuleOps *ops, Swap
         Run run = { .ops = ops };
         SwapResult res = {};
         restore(p, &run, st, &res);
-        free(st);
-        res.steps = TAKE_PTR(run.steps);
-        if (run.oom) {
-                swap_result_done(&res);
-                return -ENOMEM;
-        }
-        *ret = res;
-        return 0;
+        return finish(&run, st, &res, ret);
 }
 
 int swap_execute(const SwapPlan *p, const ModuleOps *ops, SwapResult *ret)
@@ -557,14 +563,7 @@ int swap_execute(const SwapPlan *p, const ModuleOps *ops, SwapResult *ret)
                 res.error = r;
                 restore(p, &run, st, &res);
         }
-        free(st);
-        res.steps = TAKE_PTR(run.steps);
-        if (run.oom) {
-                swap_result_done(&res);
-                return -ENOMEM;
-        }
-        *ret = res;
-        return 0;
+        return finish(&run, st, &res, ret);
 }
 
 int swap_verify(const char *root, const SwapPlan *p, char *const *new_srcversions, SwapOutcome outcome,
