@@ -53,8 +53,12 @@ static void help(void)
                "  boots [show]            the boot history and a trial in flight\n"
                "  boots record            record this boot and move a trial on (early boot unit)\n"
                "  boots health            run the health checks; commit or fail a trial's boot\n"
-               "  module check FILE [--kernel RELEASE]\n"
-               "                          exit 0 only if the module would be safe to load on RELEASE\n\n"
+               "  module check FILE [--kernel RELEASE] [--cert FILE|auto]\n"
+               "                          exit 0 only if the module would be safe to load on RELEASE\n"
+               "  module swap NAME --from FILE|DIR|TAR [--sha256 HEX] [--persist] [--dry-run]\n"
+               "                          replace a loaded module live; the originals back on failure\n"
+               "  module status           the swapped modules and where they came from\n"
+               "  module verify-persisted at boot: move persisted modules that fail check aside\n\n"
                "Options:\n"
                "  --root DIR              operate on the tree DIR instead of /\n"
                "  --config FILE           read FILE instead of ROOT/etc/kernelkeeper.conf\n"
@@ -68,7 +72,7 @@ int cli_check_options(const CliArgs *a, unsigned allowed, const char *verb)
 {
         static const char *const names[] = { "--default", "--fallback", "--no-fallback", "--reapply",
                                              "--metadata-url", "--foreground", "--title/--initrd/--args/--root-device/--first",
-                                             "--kernel" };
+                                             "--kernel", "--from/--sha256/--persist/--dry-run", "--cert" };
         for (size_t i = 0; i < ELEMENTSOF(names); i++)
                 if ((a->seen & (1u << i)) && !(allowed & (1u << i))) {
                         log_error("'%s' does not take %s", verb, names[i]);
@@ -100,6 +104,9 @@ static void args_done(CliArgs *a)
         free(a->initrd);
         free(a->kargs);
         free(a->root_device);
+        free(a->from);
+        free(a->sha256);
+        free(a->cert);
 }
 
 /* Parses the options and runs the verb; returns the exit code. *json tells whether --json was seen. */
@@ -107,7 +114,8 @@ static int parse_and_run(int argc, char **argv, bool *json)
 {
         enum { ARG_ROOT = 0x100, ARG_CONFIG, ARG_JSON, ARG_VERBOSE, ARG_HELP, ARG_VERSION, ARG_DEFAULT,
                ARG_FALLBACK, ARG_NO_FALLBACK, ARG_REAPPLY, ARG_METADATA_URL, ARG_FOREGROUND,
-               ARG_TITLE, ARG_KERNEL, ARG_INITRD, ARG_ARGS, ARG_ROOT_DEVICE, ARG_FIRST };
+               ARG_TITLE, ARG_KERNEL, ARG_INITRD, ARG_ARGS, ARG_ROOT_DEVICE, ARG_FIRST,
+               ARG_FROM, ARG_SHA256, ARG_PERSIST, ARG_DRY_RUN, ARG_CERT };
         static const struct option options[] = {
                 { "root", required_argument, NULL, ARG_ROOT },
                 { "config", required_argument, NULL, ARG_CONFIG },
@@ -127,6 +135,11 @@ static int parse_and_run(int argc, char **argv, bool *json)
                 { "args", required_argument, NULL, ARG_ARGS },
                 { "root-device", required_argument, NULL, ARG_ROOT_DEVICE },
                 { "first", no_argument, NULL, ARG_FIRST },
+                { "from", required_argument, NULL, ARG_FROM },
+                { "sha256", required_argument, NULL, ARG_SHA256 },
+                { "persist", no_argument, NULL, ARG_PERSIST },
+                { "dry-run", no_argument, NULL, ARG_DRY_RUN },
+                { "cert", required_argument, NULL, ARG_CERT },
                 {}
         };
 
@@ -211,6 +224,22 @@ static int parse_and_run(int argc, char **argv, bool *json)
                 case ARG_FIRST:
                         a.first = true;
                         a.seen |= OPT_ENTRY;
+                        break;
+                case ARG_FROM:
+                case ARG_SHA256:
+                        if (!(*(c == ARG_FROM ? &a.from : &a.sha256) = strdup(optarg)))
+                                return log_oom(), EXIT_PROBLEM;
+                        a.seen |= OPT_SWAP;
+                        break;
+                case ARG_CERT:
+                        if (!(a.cert = strdup(optarg)))
+                                return log_oom(), EXIT_PROBLEM;
+                        a.seen |= OPT_CERT;
+                        break;
+                case ARG_PERSIST:
+                case ARG_DRY_RUN:
+                        *(c == ARG_PERSIST ? &a.persist : &a.dry_run) = true;
+                        a.seen |= OPT_SWAP;
                         break;
                 case '?':
                 default:

@@ -18,6 +18,9 @@ typedef struct CliArgs {
         bool foreground;       /* daemon: log to stderr even under systemd */
         char *title, *kernel, *initrd, *kargs, *root_device; /* menu add; kernel also module check */
         bool first;            /* menu add --first */
+        char *from, *sha256;   /* module swap --from --sha256 */
+        char *cert;            /* module check/swap --cert FILE|auto */
+        bool persist, dry_run; /* module swap --persist --dry-run */
         unsigned seen;         /* bit set of CliOption given */
 } CliArgs;
 
@@ -30,6 +33,8 @@ typedef enum CliOption {
         OPT_FOREGROUND = 1 << 5,
         OPT_ENTRY = 1 << 6,    /* --title --initrd --args --root-device --first */
         OPT_KERNEL = 1 << 7,   /* --kernel: menu add's kernel path, module check's release */
+        OPT_SWAP = 1 << 8,     /* --from --sha256 --persist --dry-run (module swap) */
+        OPT_CERT = 1 << 9,     /* --cert (module check, module swap) */
 } CliOption;
 
 /* Runs the command line; a failed command given --json that printed nothing on stdout prints

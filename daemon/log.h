@@ -42,6 +42,9 @@ int log_event(int level, const char *message_id, const char *const *fields, cons
 #define KK_MESSAGE_TRIAL_STARTED "9a3c1f0e5b7d4c2a8e6f1d3b5a7c9e05"
 #define KK_MESSAGE_TRIAL_COMMITTED "9a3c1f0e5b7d4c2a8e6f1d3b5a7c9e06"
 #define KK_MESSAGE_TRIAL_FAILED "9a3c1f0e5b7d4c2a8e6f1d3b5a7c9e07"
+#define KK_MESSAGE_MODULE_SWAPPED "9a3c1f0e5b7d4c2a8e6f1d3b5a7c9e20"
+#define KK_MESSAGE_MODULE_SWAP_FAILED "9a3c1f0e5b7d4c2a8e6f1d3b5a7c9e21"
+#define KK_MESSAGE_MODULE_PERSISTED_CHECKED "9a3c1f0e5b7d4c2a8e6f1d3b5a7c9e22"
 
 #define log_oom() log_error_errno(ENOMEM, "Out of memory")
 

@@ -151,6 +151,28 @@ static const char *check_boots(json_t *v)
         return is_array_of(v, is_boot_record) ? NULL : "\"boots\" is not a list of boot records";
 }
 
+/* what `module swap` recorded: a history and, per module, the swap in force and the persisted one */
+static const char *check_modules(json_t *v)
+{
+        json_t *swaps = json_object_get(v, "swaps"), *in_flight = json_object_get(v, "in_flight");
+        if (!json_is_object(v) || (swaps && !is_array_of(swaps, is_object)))
+                return "\"modules\" is not an object with a list of swaps";
+        if (in_flight && (!json_is_object(in_flight) || !json_is_string(json_object_get(in_flight, "name")) ||
+                          !is_array_of(json_object_get(in_flight, "modules"), is_object)))
+                return "\"modules\".\"in_flight\" is not the record of a swap";
+        static const char *const maps[] = { "active", "persisted" };
+        for (size_t i = 0; i < ELEMENTSOF(maps); i++) {
+                json_t *m = json_object_get(v, maps[i]), *rec;
+                const char *name;
+                if (m && !json_is_object(m))
+                        return "\"modules\" holds a swap table that is not an object";
+                json_object_foreach(m, name, rec) if (!json_is_object(rec) || !is_string_or_absent(rec, "file") ||
+                                                       !json_is_string(json_object_get(rec, "release")))
+                        return "a \"modules\" swap record lacks its release or has a non-string file";
+        }
+        return NULL;
+}
+
 static const struct {
         const char *key;
         const char *(*check)(json_t *v);
@@ -161,6 +183,7 @@ static const struct {
         { "userdata", check_userdata },
         { "trial", check_trial },
         { "boots", check_boots },
+        { "modules", check_modules },
 };
 
 static const char *state_check(json_t *state)

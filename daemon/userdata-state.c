@@ -123,6 +123,11 @@ int userdata_record_finished(const Context *ctx, const UserDataPart *p, const ch
         return update_run(ctx, p, f, false);
 }
 
+int userdata_record_attach(const Context *ctx, const UserDataPart *p, const char *key, json_t *value)
+{
+        return update_run(ctx, p, value ? json_pack("{s:o}", key, value) : NULL, false);
+}
+
 int userdata_record_fetch(const Context *ctx, const char *instance_id, const char *boot_id, json_t *identity,
                           const UserData *u, const char *error)
 {

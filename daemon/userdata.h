@@ -64,6 +64,8 @@ int userdata_record_started(const Context *ctx, const UserDataPart *p, const cha
                             const char *log_path);
 int userdata_record_finished(const Context *ctx, const UserDataPart *p, const char *scope, const char *status,
                              const ScriptOutcome *o, const char *note);
+/* Adds key: value (taken) to the part's run record, e.g. a directive's module swap results. */
+int userdata_record_attach(const Context *ctx, const UserDataPart *p, const char *key, json_t *value);
 /* Records what was fetched (instance, identity summary, the parts without bodies) for `show`. */
 int userdata_record_fetch(const Context *ctx, const char *instance_id, const char *boot_id, json_t *identity,
                           const UserData *u, const char *error);

@@ -6,13 +6,15 @@
 #include <sys/utsname.h>
 
 #include "common/chase.h"
+#include "common/fileio.h"
 #include "common/macro.h"
 #include "daemon/cli.h"
 #include "daemon/log.h"
+#include "daemon/module-swap.h"
 #include "daemon/state.h"
 #include "modules/module-check.h"
 
-static int log_module_error(int r, const char *path)
+int log_module_error(int r, const char *path)
 {
         switch (-r) {
         case ENOEXEC:
@@ -94,7 +96,11 @@ static json_t *finding_details(const ModuleFinding *f, const ModuleInfo *m, cons
                                     m->sig_hashalgo ? json_string(m->sig_hashalgo) : json_null());
                 json_object_set_new(o, "key", m->sig_key ? json_string(m->sig_key) : json_null());
                 json_object_set_new(o, "key_foreign", json_boolean(rep->sig_key_foreign));
-                json_object_set_new(o, "verified", json_false());
+                static const char *const verification[] = { "not checked", "good", "bad", "no matching certificate" };
+                json_object_set_new(o, "verified", json_boolean(rep->sig_verdict == MODULE_SIG_GOOD));
+                json_object_set_new(o, "verification", json_string(verification[rep->sig_verdict]));
+                json_object_set_new(o, "verified_by",
+                                    rep->sig_verified_by ? json_string(rep->sig_verified_by) : json_null());
                 json_object_set_new(o, "enforced", json_boolean(rep->sig_enforced));
                 json_object_set_new(o, "enforced_by",
                                     rep->sig_enforced_by ? json_string(rep->sig_enforced_by) : json_null());
@@ -115,7 +121,49 @@ static int print_json(const char *path, const ModuleInfo *m, const ModuleTarget 
         return cli_print_json(out); /* NULL: out of memory */
 }
 
-static int module_check_verb(Context *ctx, const char *path, const char *release_opt)
+void module_findings_print(const ModuleReport *rep)
+{
+        for (size_t i = 0; i < rep->n_findings; i++) {
+                const ModuleFinding *f = &rep->findings[i];
+                printf("%-10s %-9s %s\n",
+                       f->verdict == VERDICT_PASS   ? "pass"
+                       : f->verdict == VERDICT_FAIL ? "FAIL"
+                                                    : "UNVERIFIED",
+                       f->name, f->message);
+        }
+}
+
+int module_certs_load(const Context *ctx, const char *cert, const char *release, ModuleTarget *t)
+{
+        if (!cert)
+                return 0;
+        _cleanup_free_ char *data = NULL, *host = NULL, *rel = NULL;
+        size_t size;
+        bool image = streq(cert, "auto");
+        if (image) {
+                if (asprintf(&rel, "/boot/vmlinuz-%s", release) < 0)
+                        return log_oom();
+                int r = chase_in_root(ctx->root, rel, 0, &host);
+                if (r < 0)
+                        return log_error_errno(r, "--cert auto: no kernel image %s to read the certificates from: %m", rel);
+        }
+        const char *path = image ? host : cert;
+        int r = read_full_file(path, 64 * 1024 * 1024, &data, &size);
+        if (r < 0)
+                return log_file_error(r, "read", path);
+        r = image ? module_certs_from_kernel_image((uint8_t *) data, size, &t->certs)
+                  : module_certs_parse((uint8_t *) data, size, &t->certs);
+        if (r == -ELIBACC || r == -ELIBBAD)
+                return log_error_errno(r, "--cert needs libcrypto (libcrypto.so.3) to verify signatures");
+        if (r == -ENOKEY)
+                return log_error_errno(r, "%s holds no built-in certificate", path);
+        if (r < 0)
+                return log_error_errno(r, "%s holds no X.509 certificate (PEM or DER)%s", path,
+                                       image ? ", or its payload cannot be decompressed" : "");
+        return 0;
+}
+
+static int module_check_verb(Context *ctx, const char *path, const char *release_opt, const char *cert)
 {
         struct utsname u;
         const char *release = release_opt;
@@ -146,6 +194,9 @@ static int module_check_verb(Context *ctx, const char *path, const char *release
                                        release);
         if (r < 0)
                 return log_error_errno(r, "Cannot read the modules of %s: %m", release);
+        r = module_certs_load(ctx, cert, release, t);
+        if (r < 0)
+                return r;
         _cleanup_(module_report_freep) ModuleReport *rep = NULL;
         r = module_check(m, t, &rep);
         if (r == -EBADMSG)
@@ -159,14 +210,7 @@ static int module_check_verb(Context *ctx, const char *path, const char *release
                 if (r < 0)
                         return r;
         } else {
-                for (size_t i = 0; i < rep->n_findings; i++) {
-                        const ModuleFinding *f = &rep->findings[i];
-                        printf("%-10s %-9s %s\n",
-                               f->verdict == VERDICT_PASS   ? "pass"
-                               : f->verdict == VERDICT_FAIL ? "FAIL"
-                                                            : "UNVERIFIED",
-                               f->name, f->message);
-                }
+                module_findings_print(rep);
                 printf("%s: %s %s\n", path, rep->safe ? "safe to load on" : "NOT safe to load on", release);
         }
         return rep->safe ? EXIT_OK : EXIT_PROBLEM;
@@ -176,17 +220,23 @@ int verb_module(Context *ctx, CliArgs *args)
 {
         const char *what = args->words[1];
         if (what && streq(what, "check")) {
-                if (cli_check_options(args, OPT_KERNEL, "module check") < 0)
+                if (cli_check_options(args, OPT_KERNEL | OPT_CERT, "module check") < 0)
                         return EXIT_USAGE;
                 if (!args->words[2] || args->words[3]) {
                         log_error("'module check' takes one module file (.ko, .ko.xz or .ko.zst)");
                         return EXIT_USAGE;
                 }
-                return module_check_verb(ctx, args->words[2], args->kernel);
+                return module_check_verb(ctx, args->words[2], args->kernel, args->cert);
         }
+        if (what && streq(what, "swap"))
+                return module_swap_verb(ctx, args);
+        if (what && streq(what, "status"))
+                return module_status_verb(ctx, args);
+        if (what && streq(what, "verify-persisted"))
+                return module_verify_persisted_verb(ctx, args);
         if (!what)
-                log_error("'module' needs a command: module check FILE [--kernel RELEASE]");
+                log_error("'module' needs a command: check, swap or status");
         else
-                log_error("Unknown 'module' command '%s' (module check FILE [--kernel RELEASE])", what);
+                log_error("Unknown 'module' command '%s' (check, swap, status or verify-persisted)", what);
         return EXIT_USAGE;
 }

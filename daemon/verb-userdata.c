@@ -9,6 +9,7 @@
 #include "common/macro.h"
 #include "daemon/cli.h"
 #include "daemon/log.h"
+#include "daemon/module-swap.h"
 #include "daemon/pin.h"
 #include "daemon/state.h"
 #include "daemon/userdata.h"
@@ -163,15 +164,21 @@ static int apply_directive(const Context *ctx, const UserDataPart *p, const char
         _cleanup_free_ char *summary = NULL, *problem = NULL;
         /* the selectors are user data: problems with them come back unlogged and unquoted, and are
          * reported below under the part's name; other errors (menu.lst, state) are logged there */
-        r = pin_set(ctx, &pin, &outcome, &summary, &problem);
+        r = d->pin_default ? pin_set(ctx, &pin, &outcome, &summary, &problem) : 0;
+        _cleanup_json_ json_t *modules = NULL;
+        if (r >= 0 && d->n_module_swaps > 0 &&
+            (r = module_swap_directive(ctx, d->module_swaps, d->n_module_swaps, &modules, &problem)) > 0)
+                r = -EIO; /* a swap failed: said in problem */
         const char *status = r < 0 ? "failed" : "success";
         _cleanup_free_ char *msg = NULL, *note = NULL;
         int k;
         if (r >= 0)
-                k = asprintf(&msg, "applied its pin (%s)",
-                             outcome == PIN_RESTORED && summary ? summary : "menu.lst already boots the pinned entries");
+                k = asprintf(&msg, "applied its %s (%s)", d->pin_default ? "pin" : "module swaps",
+                             !d->pin_default                              ? "every module swapped"
+                             : outcome == PIN_RESTORED && summary ? summary
+                                                                  : "menu.lst already boots the pinned entries");
         else {
-                const char *why = problem ? problem : "its pin could not be applied (see the error above)";
+                const char *why = problem ? problem : "it could not be applied (see the error above)";
                 char h[13];
                 short_hash(p, h);
                 k = asprintf(&msg, "failed: %s", why);
@@ -180,7 +187,8 @@ static int apply_directive(const Context *ctx, const UserDataPart *p, const char
         }
         if (k < 0)
                 return log_oom();
-        if ((r = userdata_record_finished(ctx, p, scope, status, NULL, note)) < 0)
+        if ((r = userdata_record_finished(ctx, p, scope, status, NULL, note)) < 0 ||
+            (modules && (r = userdata_record_attach(ctx, p, "modules", TAKE_PTR(modules))) < 0))
                 return r;
         event(p, instance_id, status, NULL, msg);
         *ret_status = status;

@@ -23,6 +23,12 @@ Directive *directive_free(Directive *d)
                 return NULL;
         free(d->pin_default);
         strv_free(d->pin_fallback);
+        for (size_t i = 0; i < d->n_module_swaps; i++) {
+                free(d->module_swaps[i].name);
+                free(d->module_swaps[i].url);
+                free(d->module_swaps[i].sha256);
+        }
+        free(d->module_swaps);
         free(d);
         return NULL;
 }
@@ -114,6 +120,99 @@ static int parse_pin(json_t *pin, Directive *d, char **ret_error)
         return 0;
 }
 
+/* ---- "modules": {"swap": [{"name", "url", "sha256", "persist"}]} ---- */
+
+static bool printable(const char *s, size_t max)
+{
+        size_t n = strlen(s);
+        if (n == 0 || n > max)
+                return false;
+        for (const char *p = s; *p; p++)
+                if ((unsigned char) *p <= ' ' || *p == 127)
+                        return false;
+        return true;
+}
+
+static int parse_module_swap(json_t *o, size_t i, DirectiveModuleSwap *m, char **ret_error)
+{
+        if (!json_is_object(o))
+                return decode_error(ret_error, -EINVAL, "directive: \"modules.swap\"[%zu] must be an object", i);
+        const char *key;
+        json_t *v;
+        size_t k = 0;
+        json_object_foreach(o, key, v) {
+                k++;
+                const char *s = json_string_value(v);
+                if (streq(key, "name")) {
+                        if (!s || strlen(s) > 55 || strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != strlen(s) || !*s)
+                                return decode_error(ret_error, -EINVAL,
+                                                    "directive: \"modules.swap\"[%zu].name must be a module name", i);
+                        if (!(m->name = strdup(s)))
+                                return -ENOMEM;
+                } else if (streq(key, "url")) {
+                        if (!s || !printable(s, DIRECTIVE_URL_MAX) ||
+                            (!strneq(s, "http://", 7) && !strneq(s, "https://", 8)))
+                                return decode_error(ret_error, -EINVAL,
+                                                    "directive: \"modules.swap\"[%zu].url must be an http:// or https:// "
+                                                    "URL of at most %u characters",
+                                                    i, DIRECTIVE_URL_MAX);
+                        if (!(m->url = strdup(s)))
+                                return -ENOMEM;
+                } else if (streq(key, "sha256")) {
+                        if (!s || strlen(s) != 64 || strspn(s, "0123456789abcdefABCDEF") != 64)
+                                return decode_error(ret_error, -EINVAL,
+                                                    "directive: \"modules.swap\"[%zu].sha256 must be 64 hex digits", i);
+                        if (!(m->sha256 = strdup(s)))
+                                return -ENOMEM;
+                } else if (streq(key, "persist")) {
+                        if (!json_is_boolean(v))
+                                return decode_error(ret_error, -EINVAL,
+                                                    "directive: \"modules.swap\"[%zu].persist must be true or false", i);
+                        m->persist = json_is_true(v);
+                } else
+                        return decode_error(ret_error, -EINVAL,
+                                            "directive: key %zu of \"modules.swap\"[%zu] is unknown (known: name, url, "
+                                            "sha256, persist)",
+                                            k, i);
+        }
+        if (!m->name || !m->url || !m->sha256)
+                return decode_error(ret_error, -EINVAL,
+                                    "directive: \"modules.swap\"[%zu] needs \"name\", \"url\" and \"sha256\"", i);
+        return 0;
+}
+
+static int parse_modules(json_t *modules, Directive *d, char **ret_error)
+{
+        if (!json_is_object(modules))
+                return decode_error(ret_error, -EINVAL, "directive: \"modules\" must be an object");
+        const char *key;
+        json_t *v;
+        size_t k = 0;
+        json_object_foreach(modules, key, v) {
+                k++;
+                if (!streq(key, "swap"))
+                        return decode_error(ret_error, -EINVAL,
+                                            "directive: key %zu of \"modules\" is unknown (known: swap)", k);
+                if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > DIRECTIVE_MODULE_SWAPS_MAX)
+                        return decode_error(ret_error, -EINVAL,
+                                            "directive: \"modules.swap\" must be an array of 1 to %u swaps",
+                                            DIRECTIVE_MODULE_SWAPS_MAX);
+                if (!(d->module_swaps = calloc(json_array_size(v), sizeof(DirectiveModuleSwap))))
+                        return -ENOMEM;
+                size_t i;
+                json_t *o;
+                json_array_foreach(v, i, o) {
+                        d->n_module_swaps = i + 1;
+                        int r = parse_module_swap(o, i, &d->module_swaps[i], ret_error);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        if (d->n_module_swaps == 0)
+                return decode_error(ret_error, -EINVAL, "directive: \"modules\" needs \"swap\"");
+        return 0;
+}
+
 int directive_parse(const char *data, size_t size, Directive **ret, char **ret_error)
 {
         if (!directive_detect(data, size))
@@ -144,12 +243,15 @@ int directive_parse(const char *data, size_t size, Directive **ret, char **ret_e
                 if (streq(key, "pin")) {
                         if ((r = parse_pin(v, dd, ret_error)) < 0)
                                 return r;
+                } else if (streq(key, "modules")) {
+                        if ((r = parse_modules(v, dd, ret_error)) < 0)
+                                return r;
                 } else
-                        return decode_error(ret_error, -EINVAL, "directive: key %zu of the object is unknown (known: pin)",
-                                            k);
+                        return decode_error(ret_error, -EINVAL,
+                                            "directive: key %zu of the object is unknown (known: pin, modules)", k);
         }
-        if (!dd->pin_default)
-                return decode_error(ret_error, -EINVAL, "directive: nothing to do (expected \"pin\")");
+        if (!dd->pin_default && dd->n_module_swaps == 0)
+                return decode_error(ret_error, -EINVAL, "directive: nothing to do (expected \"pin\" or \"modules\")");
         *ret = TAKE_PTR(dd);
         return 0;
 }

@@ -12,15 +12,27 @@
  * Known keys only (anything else is an error, so a typo never passes silently):
  *   pin.default   string, a menu selector (as `kernelkeeper pin --default`), required in "pin";
  *   pin.fallback  array of selectors (as --fallback); [] means no fallback (--no-fallback);
- *                 absent leaves the fallback unmanaged. */
+ *                 absent leaves the fallback unmanaged.
+ *   modules.swap  array of {"name": module, "url": http(s) URL of a module file or (gzipped) tar,
+ *                 "sha256": 64 hex digits (required: the file is checked before it is used),
+ *                 "persist": bool (optional)}: `kernelkeeper module swap` for each. */
 
 #define DIRECTIVE_TOKEN "#kernelkeeper"
 #define DIRECTIVE_SELECTOR_MAX 256u
 #define DIRECTIVE_FALLBACK_MAX 16u
+#define DIRECTIVE_MODULE_SWAPS_MAX 16u
+#define DIRECTIVE_URL_MAX 2048u
+
+typedef struct DirectiveModuleSwap {
+        char *name, *url, *sha256;
+        bool persist;
+} DirectiveModuleSwap;
 
 typedef struct Directive {
         char *pin_default;    /* NULL: no pin */
         char **pin_fallback;  /* NULL: not managed; empty strv: none */
+        DirectiveModuleSwap *module_swaps; /* modules.swap, in order */
+        size_t n_module_swaps;
 } Directive;
 
 /* True if data begins with the directive token followed by white space, '{' or the end. */

@@ -109,6 +109,7 @@ ModuleReport *module_report_free(ModuleReport *r)
         free(r->unverified);
         strv_free(r->depends_missing);
         free(r->sig_enforced_by);
+        free(r->sig_verified_by);
         free(r);
         return NULL;
 }
@@ -358,6 +359,25 @@ int module_check_depends(const ModuleInfo *m, const ModuleTarget *t, ModuleRepor
         return add_finding(report, "depends", VERDICT_PASS, &msg);
 }
 
+/* The signature against the kernel's certificates, when they are known: the module's bytes are
+ * read again (the ModuleInfo keeps none). */
+static int signature_verify(const ModuleInfo *m, const ModuleTarget *t, ModuleReport *report)
+{
+        report->sig_verdict = MODULE_SIG_NOT_CHECKED;
+        if (!t->certs || !m->signed_)
+                return 0;
+        _cleanup_free_ uint8_t *data = NULL;
+        size_t size;
+        int r = module_file_read(m->path, &data, &size, NULL);
+        if (r < 0)
+                return r;
+        r = module_sig_verify(data, size, &m->elf, t->certs, &report->sig_verified_by);
+        if (r < 0)
+                return r;
+        report->sig_verdict = r;
+        return 0;
+}
+
 int module_check_signature(const ModuleInfo *m, const ModuleTarget *t, ModuleReport *report)
 {
         Msg msg;
@@ -394,7 +414,32 @@ int module_check_signature(const ModuleInfo *m, const ModuleTarget *t, ModuleRep
                         fprintf(msg.f, ", and the target enforces signatures (%s)", report->sig_enforced_by);
                 }
         }
-        fprintf(msg.f, "; signature not verified");
+        r = signature_verify(m, t, report);
+        if (r < 0 && r != -EBADMSG && r != -ELIBACC && r != -ELIBBAD)
+                return msg_abort(&msg, r);
+        switch (r < 0 ? MODULE_SIG_NOT_CHECKED : report->sig_verdict) {
+        case MODULE_SIG_GOOD:
+                fprintf(msg.f, "; signature verified (%s)", report->sig_verified_by ? report->sig_verified_by : "?");
+                break;
+        case MODULE_SIG_BAD:
+                v = VERDICT_FAIL;
+                fprintf(msg.f, "; the signature does NOT match the module's bytes: the kernel refuses it "
+                               "(EKEYREJECTED)");
+                break;
+        case MODULE_SIG_NO_KEY:
+                fprintf(msg.f, "; signed by none of the %zu certificates given", module_certs_count(t->certs));
+                if (report->sig_enforced) {
+                        v = VERDICT_FAIL;
+                        fprintf(msg.f, ", and the target enforces signatures (%s)", report->sig_enforced_by);
+                }
+                break;
+        default:
+                fprintf(msg.f, "; signature not verified%s",
+                        r == -EBADMSG   ? " (a malformed PKCS#7 signature)"
+                        : r < 0         ? " (no libcrypto)"
+                        : t->certs      ? ""
+                                        : " (no kernel certificate given: --cert)");
+        }
         return add_finding(report, "signature", v, &msg);
 }
 

@@ -66,6 +66,8 @@ typedef struct ModuleReport {
         int sig_enforced; /* 1 enforced, 0 not */
         char *sig_enforced_by;
         bool sig_key_foreign; /* signed with another key than the release's own modules */
+        int sig_verdict;      /* ModuleSigVerdict: verified against t->certs when it is set */
+        char *sig_verified_by;
 } ModuleReport;
 
 ModuleReport *module_report_free(ModuleReport *r);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <libkmod.h>
+
+#include "modules/kmod-loader.h"
 #include <stdarg.h>
 #include <string.h>
 
@@ -15,11 +17,18 @@ static void kmod_log_nowhere(void *data, int priority, const char *file, int lin
 
 struct kmod_ctx *module_kmod_new(void)
 {
+        int r = kmod_load();
+        if (r < 0) {
+                errno = r == -ENOENT ? ELIBACC : ELIBBAD;
+                return NULL;
+        }
         /* no modprobe.d configuration: nothing here depends on it */
         static const char *const no_config[] = {NULL};
         struct kmod_ctx *ctx = kmod_new("/nonexistent", no_config);
         if (ctx)
                 kmod_set_log_fn(ctx, kmod_log_nowhere, NULL);
+        else
+                errno = ENOMEM;
         return ctx;
 }
 
@@ -49,6 +58,7 @@ ModuleInfo *module_info_free(ModuleInfo *m)
         free(m->path);
         free(m->name);
         free(m->vermagic);
+        free(m->srcversion);
         strv_free(m->depends);
         module_versions_free(m->versions, m->n_versions);
         free(m->signer);
@@ -127,7 +137,7 @@ int module_info_load(const char *path, ModuleInfo **ret)
 
         _cleanup_(module_kmod_unrefp) struct kmod_ctx *ctx = module_kmod_new();
         if (!ctx)
-                return -ENOMEM;
+                return -errno;
         _cleanup_(kmod_module_unrefp) struct kmod_module *mod = NULL;
         r = kmod_module_new_from_path(ctx, path, &mod);
         if (r < 0)
@@ -145,6 +155,8 @@ int module_info_load(const char *path, ModuleInfo **ret)
                         r = set_string(&m->name, value);
                 else if (streq(key, "vermagic"))
                         r = set_string(&m->vermagic, value);
+                else if (streq(key, "srcversion"))
+                        r = set_string(&m->srcversion, value);
                 else if (streq(key, "depends")) {
                         strv_free(m->depends);
                         m->depends = NULL;

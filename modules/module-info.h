@@ -22,6 +22,7 @@ typedef struct ModuleInfo {
         ModuleElf elf;
         char *name;              /* modinfo name= (NULL when missing) */
         char *vermagic;          /* modinfo vermagic= (NULL when missing) */
+        char *srcversion;        /* modinfo srcversion= (NULL when missing): what /sys/module/NAME shows */
         char **depends;          /* modinfo depends=, split; NULL when none */
         ModuleVersion *versions; /* __versions in file order */
         size_t n_versions;
@@ -35,7 +36,8 @@ static inline void module_info_freep(ModuleInfo **m)
         module_info_free(*m);
 }
 
-/* A libkmod context that reads no configuration and logs nowhere (libraries never print). */
+/* A libkmod context that reads no configuration and logs nowhere (libraries never print); libkmod
+ * is loaded on first use. NULL with errno ELIBACC (libkmod.so.2 not installed), ELIBBAD or ENOMEM. */
 struct kmod_ctx *module_kmod_new(void);
 void module_kmod_unrefp(struct kmod_ctx **ctx);
 

@@ -2,6 +2,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <libkmod.h>
+
+#include "modules/kmod-loader.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,7 @@ ModuleTarget *module_target_free(ModuleTarget *t)
         free(t->vermagic);
         free(t->vermagic_from);
         free(t->reference_sig_key);
+        module_certs_free(t->certs);
         free(t);
         return NULL;
 }
@@ -133,6 +136,31 @@ static int walk(const char *dir, const char *rel, unsigned depth, ModuleEntry **
         return r;
 }
 
+/* Appends the module file named `name` under DIR/kernel (found by walking it) to t's entries:
+ * 1 added, 0 none. */
+static int stock_copy_add(ModuleTarget *t, const char *dir, const char *name)
+{
+        _cleanup_free_ char *kernel = NULL;
+        if (asprintf(&kernel, "%s/kernel", dir) < 0)
+                return -ENOMEM;
+        ModuleEntry *all = NULL;
+        size_t n = 0, alloc = 0;
+        int r = walk(kernel, "kernel", 1, &all, &n, &alloc);
+        size_t found = n;
+        for (size_t i = 0; r >= 0 && i < n && found == n; i++)
+                if (streq(all[i].name, name))
+                        found = i;
+        if (r >= 0 && found < n) {
+                alloc = t->n_entries;
+                r = entries_add(&t->entries, &t->n_entries, &alloc, all[found].path, strlen(all[found].path));
+                if (r >= 0)
+                        r = 1;
+        } else if (r >= 0)
+                r = 0;
+        module_entries_free(all, n);
+        return r == -ENOENT ? 0 : r;
+}
+
 const ModuleEntry *module_target_find(const ModuleTarget *t, const char *name)
 {
         _cleanup_free_ char *want = module_name_normalize(name);
@@ -144,9 +172,7 @@ const ModuleEntry *module_target_find(const ModuleTarget *t, const char *name)
         return NULL;
 }
 
-/* The path of an entry inside the root (modules.dep paths are relative to the release's directory,
- * or absolute from old depmod), newly allocated or NULL. */
-static char *entry_path(const ModuleTarget *t, const ModuleEntry *e)
+char *module_target_entry_path(const ModuleTarget *t, const ModuleEntry *e)
 {
         char *p = NULL;
         if (e->path[0] == '/')
@@ -154,10 +180,9 @@ static char *entry_path(const ModuleTarget *t, const ModuleEntry *e)
         return asprintf(&p, "%s/%s", t->moddir, e->path) < 0 ? NULL : p;
 }
 
-/* The host path of an entry, resolved inside the root. */
-static int entry_resolve(const ModuleTarget *t, const ModuleEntry *e, char **ret)
+int module_target_entry_resolve(const ModuleTarget *t, const ModuleEntry *e, char **ret)
 {
-        _cleanup_free_ char *p = entry_path(t, e);
+        _cleanup_free_ char *p = module_target_entry_path(t, e);
         if (!p)
                 return -ENOMEM;
         return chase_in_root(t->root, p, 0, ret);
@@ -180,7 +205,7 @@ static bool entry_is_stock(const ModuleTarget *t, const ModuleEntry *e)
 static int reference_try(ModuleTarget *t, const ModuleEntry *e)
 {
         _cleanup_free_ char *host = NULL;
-        int r = entry_resolve(t, e, &host);
+        int r = module_target_entry_resolve(t, e, &host);
         if (r < 0)
                 return r;
         _cleanup_(module_info_freep) ModuleInfo *m = NULL;
@@ -189,7 +214,7 @@ static int reference_try(ModuleTarget *t, const ModuleEntry *e)
                 return r;
         if (isempty(m->vermagic))
                 return -ENOMEDIUM;
-        char *from = entry_path(t, e);
+        char *from = module_target_entry_path(t, e);
         if (!from)
                 return -ENOMEM;
         t->vermagic = TAKE_PTR(m->vermagic);
@@ -245,6 +270,15 @@ int module_target_load(const char *root, const char *release, const char *prefer
         /* the stock copy of the module itself, else the first stock module that reads */
         r = -ENOMEDIUM;
         const ModuleEntry *same = prefer_name ? module_target_find(t, prefer_name) : NULL;
+        if (same && !entry_is_stock(t, same) && t->from_modules_dep) {
+                /* depmod prefers updates/ (a persisted swap): the stock copy is still under kernel/,
+                 * and it is what the release's own CRCs and vermagic are read from */
+                r = stock_copy_add(t, dir, same->name);
+                if (r == -ENOMEM)
+                        return r;
+                same = r > 0 ? &t->entries[t->n_entries - 1] : same;
+                r = -ENOMEDIUM;
+        }
         if (same && entry_is_stock(t, same))
                 r = reference_try(t, same);
         for (size_t i = 0; r < 0 && r != -ENOMEM && i < t->n_entries; i++)
@@ -370,7 +404,7 @@ static int resolver_offer(const char *symbol, size_t len, uint32_t crc, void *us
 static int resolve_from_module(ModuleTarget *t, const ModuleEntry *e, struct kmod_ctx *ctx, Resolver *res)
 {
         _cleanup_free_ char *host = NULL;
-        if (entry_resolve(t, e, &host) < 0)
+        if (module_target_entry_resolve(t, e, &host) < 0)
                 return 0; /* listed but missing: not a source */
         ModuleVersion *v = NULL;
         size_t n = 0;
@@ -459,12 +493,12 @@ int module_target_resolve_crcs(ModuleTarget *t, const ModuleVersion *v, size_t n
         if (res.left > 0) {
                 _cleanup_(module_kmod_unrefp) struct kmod_ctx *ctx = module_kmod_new();
                 if (!ctx)
-                        return -ENOMEM;
+                        return -errno;
                 /* the stock copy of the same module imports nearly the same symbols: first */
                 const ModuleEntry *first = NULL;
                 if (t->vermagic_from)
                         for (size_t i = 0; i < t->n_entries && !first; i++) {
-                                _cleanup_free_ char *p = entry_path(t, &t->entries[i]);
+                                _cleanup_free_ char *p = module_target_entry_path(t, &t->entries[i]);
                                 if (!p)
                                         return -ENOMEM;
                                 if (streq(p, t->vermagic_from))

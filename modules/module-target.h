@@ -7,6 +7,7 @@
 
 #include "modules/module-elf.h"
 #include "modules/module-info.h"
+#include "modules/module-sig.h"
 
 /* One installed module of the target release: its path relative to ROOT/lib/modules/REL (or
  * absolute in ROOT, as old depmod wrote it) and its normalized name. */
@@ -29,6 +30,7 @@ typedef struct ModuleTarget {
         char *vermagic_from;     /* that module, path inside root */
         ModuleElf reference_elf; /* and its ELF identity */
         char *reference_sig_key; /* and the key it is signed with (NULL: unsigned) */
+        ModuleCerts *certs;      /* the kernel's certificates when known (--cert): signatures are verified */
 } ModuleTarget;
 
 ModuleTarget *module_target_free(ModuleTarget *t);
@@ -41,6 +43,11 @@ static inline void module_target_freep(ModuleTarget **t)
  * kernel/ (the stock copy of `prefer_name` when there is one). Errors: -ENOENT no such release
  * installed, -ENOMEDIUM no usable module of that release to read a vermagic from. */
 int module_target_load(const char *root, const char *release, const char *prefer_name, ModuleTarget **ret);
+
+/* The path of an entry inside the root (modules.dep paths are relative to the release's directory,
+ * or absolute from old depmod), newly allocated or NULL; and its host path, resolved inside the root. */
+char *module_target_entry_path(const ModuleTarget *t, const ModuleEntry *e);
+int module_target_entry_resolve(const ModuleTarget *t, const ModuleEntry *e, char **ret);
 
 /* The entry for a module name (normalized), or NULL. */
 const ModuleEntry *module_target_find(const ModuleTarget *t, const char *name);

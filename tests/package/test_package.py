@@ -51,6 +51,7 @@ SHIPPED = {  # path: mode
     "./lib/systemd/system/kernelkeeper-userdata.service": 0o644,
     "./lib/systemd/system/kernelkeeper-boot.service": 0o644,
     "./lib/systemd/system/kernelkeeper-health.service": 0o644,
+    "./lib/systemd/system/kernelkeeper-modules.service": 0o644,
     "./lib/systemd/system-generators/kernelkeeper-trial-generator": 0o755,
     "./etc/kernel/postinst.d/zzz-kernelkeeper": 0o755,
     "./etc/kernel/postrm.d/zzz-kernelkeeper": 0o755,
