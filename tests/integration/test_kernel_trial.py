@@ -302,6 +302,47 @@ class Trial(unittest.TestCase):
         run(self.t, "pin", "--default", f"release={G}", check=0)
         run(self.t, "menu", "remove", f"release={G}", check=1)
 
+    def test_selector_errors(self):
+        """Each a usage error or one clear line, nothing written."""
+        twin = MENU.replace("### END", f"title\t\tDebian GNU/Linux, kernel {T}\nroot\t\t(hd0,0)\n"
+                            f"kernel\t\t/boot/vmlinuz-{T} {ARGS} quiet\n\n### END")
+        self.t.menu(twin)
+        files = lambda: [self.t.read(f) for f in ("/boot/grub/menu.lst", "/var/lib/kernelkeeper/state.json")]
+        before = files()
+        for args, rc, msg in [
+            ((f"title=Debian GNU/Linux, kernel {T}",), 1, "matches several entries"),
+            (("title=",), 1, "matches no entry"),
+            ((), 2, "takes one selector"),
+            ((f"release={T}", f"release={G}"), 2, "takes one selector"),
+        ]:
+            p = run(self.t, "kernel", "trial", *args, check=rc)
+            self.assertIn(msg, p.stderr)
+            self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+            self.assertEqual(files(), before)
+            self.assertFalse(os.path.exists(self.t.path("/boot/grub/grubenv")))
+        p = run(self.t, "kernel", "commit", "now", check=2)
+        self.assertIn("takes no arguments", p.stderr)
+
+    def test_failed_kernel_never_retried_automatically(self):
+        """After a failed trial nothing arms it again: not the next boots' record and health, not the
+        kernel hooks or the guardian (pin --reapply), not a later health verdict."""
+        self.trial_boot()
+        self.health_check("20-app", "exit 3\n")
+        run(self.t, "boots", "health", check=1)
+        for n in range(2):
+            idx, e = self.grub_boots()
+            self.assertEqual(e["release"], G)
+            self.new_boot(e["args"], G)
+            run(self.t, "boots", "record", check=0)
+            run(self.t, "boots", "health", check=1)  # 20-app still fails: recorded, nothing else
+            run(self.t, "pin", "--reapply", check=0)
+            self.assertEqual(self.state()["trial"]["phase"], "failed")
+            self.assertEqual(self.t.read("/boot/grub/menu.lst").decode(), MENU)
+            self.assertTrue(self.t.read("/boot/grub/grubenv").startswith(b"# GRUB Environment Block\nsaved_entry=1\n"))
+        # only by hand
+        run(self.t, "kernel", "trial", f"release={T}", check=0)
+        self.assertEqual(self.state()["trial"]["phase"], "armed")
+
     def test_needs_a_pin(self):
         run(self.t, "unpin", check=0)
         p = run(self.t, "kernel", "trial", f"release={T}", check=1)
