@@ -567,6 +567,17 @@ int boots_record(const Context *ctx, bool *ret_reboot)
         int r = boot_facts(ctx, &boot_id, &cmdline, &release);
         if (r < 0)
                 return r;
+        /* a write cut off in the last boot (a power cut during `kernel trial`) is finished below, but
+         * GRUB read the menu as it is now: trial entries behind an explicit `default N` (the arm's
+         * documented stage) were never booted, whatever the state files say */
+        bool trial_was_live = true;
+        if (menu_txn_pending(ctx)) {
+                _cleanup_(loaded_menu_freep) LoadedMenu *before = NULL;
+                int g, tr = -1;
+                if (menu_load(ctx, &before) >= 0)
+                        trial_find(before->menu, before->info, &g, &tr);
+                trial_was_live = !(tr >= 0 && !before->info->default_saved);
+        }
         _cleanup_close_ int lock = -EBADF;
         if ((r = writers_begin(ctx, true, &lock)) < 0)
                 return r;
@@ -598,10 +609,12 @@ int boots_record(const Context *ctx, bool *ret_reboot)
         int on_disk_good = -1, on_disk_trial = -1;
         if (lm)
                 trial_find(lm->menu, lm->info, &on_disk_good, &on_disk_trial);
-        if (st.phase == TRIAL_PHASE_FAILED && t.phase == TRIAL_PHASE_ARMED && on_disk_trial < 0)
-                /* `kernel trial` recorded it but was cut off before menu.lst changed: nothing ran */
+        bool never_armed = on_disk_trial < 0 || !trial_was_live;
+        if (st.phase == TRIAL_PHASE_FAILED && t.phase == TRIAL_PHASE_ARMED && never_armed)
+                /* `kernel trial` recorded it but was cut off before the menu took the state files:
+                 * nothing ran */
                 st.reason = TRIAL_REASON_NEVER_ARMED;
-        if (st.phase == TRIAL_PHASE_FAILED && t.phase == TRIAL_PHASE_ARMED && on_disk_trial >= 0) {
+        if (st.phase == TRIAL_PHASE_FAILED && t.phase == TRIAL_PHASE_ARMED && !never_armed) {
                 /* the trial's own boot never reached userspace: it gets a record all the same */
                 BootRecord lost = { .release = t.trial_release, .entry = TRIAL_TRIAL_INDEX, .title = t.trial_title,
                                     .trial = true, .outcome = "failed", .reason = st.reason };

@@ -6,6 +6,7 @@ savedefault bytes); which entry GRUB boots is kernelkeeper's own GRUB reading (c
 corpus elsewhere), and the real-boot proof is tests/vm."""
 import json
 import os
+import shutil
 import subprocess
 import unittest
 
@@ -342,6 +343,38 @@ class Trial(unittest.TestCase):
         # only by hand
         run(self.t, "kernel", "trial", f"release={T}", check=0)
         self.assertEqual(self.state()["trial"]["phase"], "armed")
+
+    @unittest.skipUnless(shutil.which("strace"), "strace is not installed")
+    def test_arm_cut_off_then_next_boot(self):
+        """`kernel trial` killed at each of its renames (1 state, 2 the write's record, 3 menu.lst with
+        an explicit `default 0`, 4 `default`, 5 grubenv, 6 the final menu.lst), then the machine goes
+        down: the next boot is G's, `boots record` finishes the write, says the trial was never
+        armed (GRUB read `default 0`: nothing was booted, no lost trial boot in the history) and
+        disarms; a re-run arms the trial."""
+        for n in range(1, 7):
+            with self.subTest(rename=n):
+                if n > 1:  # a fresh tree for each kill point
+                    self.t.cleanup()
+                    self.setUp()
+                cmd = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=rename",
+                       "-e", f"inject=rename:signal=KILL:when={n}", kktest.BINARY, "--root", self.t.root,
+                       "kernel", "trial", f"release={T}"]
+                self.assertEqual(subprocess.run(cmd, capture_output=True).returncode, -9)
+                idx, e = self.grub_boots()
+                self.assertEqual((idx, e["release"]), (self.show_default(), G))
+                self.assertNotIn("kernelkeeper.trial=1", e["args"])
+                self.new_boot(e["args"], G)
+                run(self.t, "boots", "record", check=0)
+                st = self.state()
+                self.assertNotIn("trial", st) if n == 1 else self.assertEqual(
+                    (st["trial"]["phase"], st["trial"]["reason"][:29]), ("failed", "the trial was recorded but ne"))
+                self.assertFalse([b for b in st["boots"] if b["trial"]])
+                self.assertEqual(self.t.read("/boot/grub/menu.lst").decode(), MENU)
+                run(self.t, "kernel", "trial", f"release={T}", check=0)
+                self.assertEqual(self.state()["trial"]["phase"], "armed")
+
+    def show_default(self):
+        return show(self.t)["default"]
 
     def test_needs_a_pin(self):
         run(self.t, "unpin", check=0)
