@@ -190,7 +190,7 @@ static void check(Guardian *g, const char *why)
                 return;
         }
         if (outcome == PIN_TRIAL) {
-                set_status(g, "A kernel trial is in flight; the pin waits for it to end");
+                set_status(g, "A kernel trial is in flight; its layout holds (%u restores since start)", g->restores);
                 return;
         }
         if (outcome == PIN_NONE) {

@@ -219,6 +219,101 @@ static int trial_op_begin(const Context *ctx, TrialOp *ret)
         return 0;
 }
 
+/* The trial layout on the menu as it is now: built and proven, not written. */
+typedef struct TrialPlan {
+        MenuLst *armed;
+        BootFiles files;      /* both naming the entry asked for */
+        BootFiles now;        /* grubenv as it is (`default`: lm's) */
+        char *env_path;
+        MenuInfo *info;       /* the menu without the trial entries, evaluated */
+        char *pre_default, *pre_fallback; /* its own default/fallback lines, NULL if none */
+        int good, trial;      /* in info */
+} TrialPlan;
+
+static void trial_plan_done(TrialPlan *p)
+{
+        menulst_free(p->armed);
+        boot_files_done(&p->files);
+        free(p->now.grubenv);
+        free(p->env_path);
+        menu_info_free(p->info);
+        free(p->pre_default);
+        free(p->pre_fallback);
+}
+
+static int strdup_or_null(const char *s, char **ret)
+{
+        *ret = s ? strdup(s) : NULL;
+        return s && !*ret ? -ENOMEM : 0;
+}
+
+/* Builds the trial layout on lm: its trial entries stripped (t: the trial in flight, whose menu lines
+ * come back first), G = the pin's default, T = trial_sel, the pin's fallbacks as they resolve now (when
+ * it manages them) behind G's copy, both state files naming files_index; proven on both loaders.
+ * doing: for the refusal ("arm the trial"). Logs its errors. */
+static int trial_plan(const Context *ctx, const LoadedMenu *lm, const TrialRecord *t, const Pin *pin,
+                      const char *trial_sel, const char *trial_what, int files_index, const char *doing,
+                      TrialPlan *ret)
+{
+        _cleanup_(trial_plan_done) TrialPlan p = {};
+        _cleanup_(menulst_freep) MenuLst *base = NULL;
+        int r = menu_without_trial(ctx, lm, t, &base, &p.info);
+        if (r < 0)
+                return r;
+        if ((r = resolve(p.info, pin->default_sel, "The pinned default", &p.good)) < 0 ||
+            (r = resolve(p.info, trial_sel, trial_what, &p.trial)) < 0)
+                return r;
+        if (p.good == p.trial)
+                return log_error_errno(EINVAL, "'%s' is the pinned known-good entry itself; nothing to try", trial_sel);
+        _cleanup_strv_free_ char **problems = NULL;
+        if (menulst_entry_problems(p.info, &lm->fs, p.trial, &problems) < 0)
+                return log_oom();
+        if (problems && problems[0])
+                return log_error_errno(ENOENT, "The trial entry cannot boot: %s", problems[0]);
+        if (strdup_or_null(menulst_global_arg(base, MENU_DIALECT_GRUB, "default"), &p.pre_default) < 0 ||
+            strdup_or_null(menulst_global_arg(base, MENU_DIALECT_GRUB, "fallback"), &p.pre_fallback) < 0)
+                return log_oom();
+        if (pin->fallback_sels) {
+                /* a rewrite (update-grub adding a kernel) moves them: by identity, not by number */
+                char list[MENULST_MAX_FALLBACK * 12] = "";
+                size_t k = 0, n = 0;
+                for (char **s = pin->fallback_sels; *s && n < MENULST_MAX_FALLBACK; s++, n++) {
+                        int idx;
+                        if ((r = resolve(p.info, *s, "A pinned fallback", &idx)) < 0)
+                                return r;
+                        k += (size_t) snprintf(list + k, sizeof list - k, "%s%d", k ? " " : "", idx);
+                }
+                if ((r = menulst_set_global(base, MENU_DIALECT_GRUB, "fallback", k ? list : NULL)) < 0)
+                        return log_error_errno(r, "Cannot edit the menu: %m");
+                p.info = menu_info_free(p.info);
+                if ((r = menu_evaluate(ctx, lm, base, lm->default_data, lm->default_size, &p.info)) < 0)
+                        return log_error_errno(r, "Cannot evaluate the menu: %m");
+        }
+
+        TrialOptions o = { .panic_sec = ctx->config.trial_panic_sec };
+        r = trial_layout_arm(base, p.info, p.good, p.trial, &o, &p.armed);
+        if (r == -E2BIG)
+                return log_error_errno(r, "The trial's kernel command line would pass GRUB 0.97's %d bytes",
+                                       TRIAL_LINUX_CMDLINE_MAX);
+        if (r == -EEXIST)
+                return log_error_errno(r, "An entry titled 'kernelkeeper' would catch PV-GRUB2's one-shot; rename it");
+        if (r < 0)
+                return log_error_errno(r, "Cannot build the trial layout: %m");
+
+        if ((r = read_grubenv(lm, &p.env_path, &p.now.grubenv, &p.now.grubenv_size)) < 0)
+                return r;
+        if ((r = trial_state_files(files_index, &p.now, &p.files)) < 0)
+                return log_error_errno(r, "Cannot format the state files: %m");
+        const char *problem = "a loader would not boot the known-good entry";
+        r = files_index == TRIAL_TRIAL_INDEX ? trial_verify(p.armed, &p.files, entry_loads, (void *) lm, &problem)
+            : both_loaders_boot(p.armed, &p.files, lm, files_index) ? 0 : -EPROTO;
+        if (r < 0)
+                return log_error_errno(r, "Refusing to %s: %s; nothing written", doing, problem ? problem : "");
+        *ret = p;
+        p = (TrialPlan){};
+        return 0;
+}
+
 int kernel_trial_arm(const Context *ctx, const char *selector)
 {
         _cleanup_(trial_op_done) TrialOp op = { .lock = -EBADF };
@@ -244,77 +339,91 @@ int kernel_trial_arm(const Context *ctx, const char *selector)
         r = menu_load(ctx, &lm);
         if (r < 0)
                 return r;
-        _cleanup_(menulst_freep) MenuLst *base = NULL;
-        _cleanup_(menu_info_freep) MenuInfo *info = NULL;
-        r = menu_without_trial(ctx, lm, redo ? &t : NULL, &base, &info);
+        _cleanup_(trial_plan_done) TrialPlan p = {};
+        r = trial_plan(ctx, lm, redo ? &t : NULL, &pin, selector, "The trial selector", TRIAL_TRIAL_INDEX,
+                       "arm the trial", &p);
         if (r < 0)
                 return r;
-        int good, trial;
-        if ((r = resolve(info, pin.default_sel, "The pinned default", &good)) < 0 ||
-            (r = resolve(info, selector, "The trial selector", &trial)) < 0)
-                return r;
-        if (redo && !streq(info->entries[trial].title, t.trial_title ? t.trial_title : ""))
+        const MenuEntry *good = &p.info->entries[p.good], *trial = &p.info->entries[p.trial];
+        if (redo && !streq(trial->title, t.trial_title ? t.trial_title : ""))
                 return log_error_errno(EBUSY, "A kernel trial of '%s' is in flight; commit or roll it back first",
                                        t.trial_title ? t.trial_title : "?");
-        if (good == trial)
-                return log_error_errno(EINVAL, "'%s' is the pinned known-good entry itself; nothing to try", selector);
-        _cleanup_strv_free_ char **problems = NULL;
-        if (menulst_entry_problems(info, &lm->fs, trial, &problems) < 0)
-                return log_oom();
-        if (problems && problems[0])
-                return log_error_errno(ENOENT, "The trial entry cannot boot: %s", problems[0]);
-
-        TrialOptions o = { .panic_sec = ctx->config.trial_panic_sec };
-        _cleanup_(menulst_freep) MenuLst *armed = NULL;
-        r = trial_layout_arm(base, info, good, trial, &o, &armed);
-        if (r == -E2BIG)
-                return log_error_errno(r, "The trial's kernel command line would pass GRUB 0.97's %d bytes",
-                                       TRIAL_LINUX_CMDLINE_MAX);
-        if (r == -EEXIST)
-                return log_error_errno(r, "An entry titled 'kernelkeeper' would catch PV-GRUB2's one-shot; rename it");
-        if (r < 0)
-                return log_error_errno(r, "Cannot build the trial layout: %m");
-
-        _cleanup_free_ char *env_path = NULL, *env = NULL;
-        size_t env_size;
-        if ((r = read_grubenv(lm, &env_path, &env, &env_size)) < 0)
-                return r;
-        BootFiles now = { .default_file = lm->default_data, .default_size = lm->default_size, .grubenv = env,
-                          .grubenv_size = env_size };
-        _cleanup_(boot_files_done) BootFiles files = {};
-        if ((r = trial_state_files(TRIAL_TRIAL_INDEX, &now, &files)) < 0)
-                return log_error_errno(r, "Cannot format the state files: %m");
-        const char *problem = NULL;
-        r = trial_verify(armed, &files, entry_loads, lm, &problem);
-        if (r < 0)
-                return log_error_errno(r, "Refusing to arm the trial: %s; nothing written", problem ? problem : "");
 
         /* the state first: a trial that cannot be recorded is never armed */
         _cleanup_free_ char *now_s = now_iso8601();
         json_t *rec = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:{s:o, s:o}, s:o, s:o}", "phase", "armed",
-                                "armed_boot_id", boot_id, "trial_boot_id", json_null(), "good",
-                                identity(&info->entries[good]), "trial", identity(&info->entries[trial]),
-                                "started", string_or_null(now_s), "pre", "default",
-                                string_or_null(menulst_global_arg(base, MENU_DIALECT_GRUB, "default")), "fallback",
-                                string_or_null(menulst_global_arg(base, MENU_DIALECT_GRUB, "fallback")), "ended",
+                                "armed_boot_id", boot_id, "trial_boot_id", json_null(), "good", identity(good),
+                                "trial", identity(trial), "started", string_or_null(now_s), "pre", "default",
+                                string_or_null(p.pre_default), "fallback", string_or_null(p.pre_fallback), "ended",
                                 json_null(), "reason", json_null());
         _cleanup_json_ json_t *old = json_deep_copy(state);
         if (!rec || !old || json_object_set_new(state, "trial", rec) < 0)
                 return log_oom();
         if ((r = state_save(ctx, state)) < 0)
                 return r;
-        r = write_boot_files(ctx, lm, armed, TRIAL_GOOD_INDEX, &files, env_path);
+        r = write_boot_files(ctx, lm, p.armed, TRIAL_GOOD_INDEX, &p.files, p.env_path);
         if (r < 0) {
                 (void) state_save(ctx, old);
                 return r;
         }
         const char *fields[] = { NULL, NULL };
         _cleanup_free_ char *f = NULL;
-        if (asprintf(&f, "KK_TRIAL_KERNEL=%s", info->entries[trial].title) >= 0)
+        if (asprintf(&f, "KK_TRIAL_KERNEL=%s", trial->title) >= 0)
                 fields[0] = f;
         log_event(LOG_NOTICE, KK_MESSAGE_TRIAL_STARTED, fields,
                   "Kernel trial armed: the next boot runs '%s' once, then '%s' unless the trial is committed",
-                  info->entries[trial].title, info->entries[good].title);
+                  trial->title, good->title);
+        return 0;
+}
+
+int kernel_trial_reapply(const Context *ctx, json_t *state, char **ret_summary, LoadedMenu **ret_seen)
+{
+        TrialRecord t;
+        trial_record_get(state, &t);
+        _cleanup_free_ char *boot_id = NULL, *sel = NULL;
+        int r = boot_facts(ctx, &boot_id, NULL, NULL);
+        if (r < 0)
+                return r;
+        _cleanup_(pin_done) Pin pin = {};
+        r = pin_from_state(state, &pin);
+        if (r < 0)
+                return log_error_errno(r, "The recorded pin is missing or corrupt: %m");
+        if (!t.trial_title || asprintf(&sel, "title=%s", t.trial_title) < 0)
+                return log_error_errno(t.trial_title ? ENOMEM : EBADMSG, "The recorded kernel trial is corrupt: %m");
+        _cleanup_(loaded_menu_freep) LoadedMenu *lm = NULL;
+        if ((r = menu_load(ctx, &lm)) < 0)
+                return r;
+
+        /* armed in this boot: the next boot is the trial; any later boot (the trial's own, or G after
+         * it died) must go to G next, whatever the loader */
+        bool arming = t.phase == TRIAL_PHASE_ARMED && t.armed_boot_id && streq(t.armed_boot_id, boot_id);
+        int want = arming ? TRIAL_TRIAL_INDEX : TRIAL_GOOD_INDEX;
+        _cleanup_(trial_plan_done) TrialPlan p = {};
+        if ((r = trial_plan(ctx, lm, &t, &pin, sel, "The trial entry", want, "put the kernel trial's layout back", &p)) < 0)
+                return r;
+        _cleanup_free_ char *bytes = NULL;
+        size_t size;
+        if (menulst_serialize(p.armed, &bytes, &size) < 0)
+                return log_oom();
+        BootFiles now = p.now;
+        now.default_file = lm->default_data;
+        now.default_size = lm->default_size;
+        /* it holds when menu.lst is the layout byte for byte and, while the trial waits for its boot,
+         * both loaders would run it. After that boot the files are what the loader left (its one-shot
+         * reset): they are rewritten, naming G, only with a menu that has to be put back. */
+        bool holds = size == lm->size && memcmp(bytes, lm->data, size) == 0 &&
+                     (!arming || both_loaders_boot(p.armed, &now, lm, want));
+        _cleanup_free_ char *summary = NULL;
+        if (!holds) {
+                if ((r = write_boot_files(ctx, lm, p.armed, TRIAL_GOOD_INDEX, &p.files, p.env_path)) < 0)
+                        return r;
+                if (asprintf(&summary, "kernel trial layout put back: '%s' at entry %d, the trial at entry %d, next boot entry %d",
+                             p.info->entries[p.good].title, TRIAL_GOOD_INDEX, TRIAL_TRIAL_INDEX, want) < 0)
+                        return log_oom();
+        }
+        *ret_summary = TAKE_PTR(summary);
+        if (ret_seen)
+                *ret_seen = TAKE_PTR(lm);
         return 0;
 }
 
@@ -458,6 +567,17 @@ int boots_record(const Context *ctx, bool *ret_reboot)
         int r = boot_facts(ctx, &boot_id, &cmdline, &release);
         if (r < 0)
                 return r;
+        /* a write cut off in the last boot (a power cut during `kernel trial`) is finished below, but
+         * GRUB read the menu as it is now: trial entries behind an explicit `default N` (the arm's
+         * documented stage) were never booted, whatever the state files say */
+        bool trial_was_live = true;
+        if (menu_txn_pending(ctx)) {
+                _cleanup_(loaded_menu_freep) LoadedMenu *before = NULL;
+                int g, tr = -1;
+                if (menu_load(ctx, &before) >= 0)
+                        trial_find(before->menu, before->info, &g, &tr);
+                trial_was_live = !(tr >= 0 && !before->info->default_saved);
+        }
         _cleanup_close_ int lock = -EBADF;
         if ((r = writers_begin(ctx, true, &lock)) < 0)
                 return r;
@@ -489,10 +609,12 @@ int boots_record(const Context *ctx, bool *ret_reboot)
         int on_disk_good = -1, on_disk_trial = -1;
         if (lm)
                 trial_find(lm->menu, lm->info, &on_disk_good, &on_disk_trial);
-        if (st.phase == TRIAL_PHASE_FAILED && t.phase == TRIAL_PHASE_ARMED && on_disk_trial < 0)
-                /* `kernel trial` recorded it but was cut off before menu.lst changed: nothing ran */
+        bool never_armed = on_disk_trial < 0 || !trial_was_live;
+        if (st.phase == TRIAL_PHASE_FAILED && t.phase == TRIAL_PHASE_ARMED && never_armed)
+                /* `kernel trial` recorded it but was cut off before the menu took the state files:
+                 * nothing ran */
                 st.reason = TRIAL_REASON_NEVER_ARMED;
-        if (st.phase == TRIAL_PHASE_FAILED && t.phase == TRIAL_PHASE_ARMED && on_disk_trial >= 0) {
+        if (st.phase == TRIAL_PHASE_FAILED && t.phase == TRIAL_PHASE_ARMED && !never_armed) {
                 /* the trial's own boot never reached userspace: it gets a record all the same */
                 BootRecord lost = { .release = t.trial_release, .entry = TRIAL_TRIAL_INDEX, .title = t.trial_title,
                                     .trial = true, .outcome = "failed", .reason = st.reason };

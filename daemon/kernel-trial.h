@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <jansson.h>
 #include <stdbool.h>
 
 #include "daemon/context.h"
+#include "daemon/menu-load.h"
 
 /* The kernel trial, wired together: boot/trial.h builds and proves the layout, boot/trial-state.h
  * says what each event means, boot/history.h keeps the record; this file loads, writes and logs.
@@ -12,6 +14,15 @@
 
 /* `kernel trial SEL`: arms a one-shot boot of SEL with the pinned default as the known-good. */
 int kernel_trial_arm(const Context *ctx, const char *selector);
+
+/* What `pin --reapply` (the kernel hooks) and the guardian do while a trial is in flight, the caller
+ * holding the writers' lock (pin_reapply()): puts the trial layout back on the menu as it is now,
+ * by identity (the known-good copy at entry 0, the trial copy at 1, the pin's fallbacks behind them)
+ * when a rewrite (update-grub, grubby) broke it, with both state files naming the trial in the boot
+ * that armed it, the known-good entry in any later one. Through menu_txn_run(), as `kernel trial`.
+ * *ret_summary: NULL when the layout held, else what was put back; ret_seen (may be NULL): the menu
+ * as it was read. Logs its errors. */
+int kernel_trial_reapply(const Context *ctx, json_t *state, char **ret_summary, LoadedMenu **ret_seen);
 
 /* `kernel commit` / `kernel rollback`. */
 int kernel_trial_commit(const Context *ctx);

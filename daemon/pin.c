@@ -5,6 +5,7 @@
 #include "boot/trial-state.h"
 #include "common/macro.h"
 #include "common/strv.h"
+#include "daemon/kernel-trial.h"
 #include "daemon/log.h"
 #include "daemon/menu-txn.h"
 #include "daemon/pin.h"
@@ -268,10 +269,10 @@ int pin_reapply(const Context *ctx, PinOutcome *ret_outcome, char **ret_default_
                 return r;
         _cleanup_(pin_done) Pin pin = {};
         r = pin_from_state(state, &pin);
-        /* a kernel trial owns the boot order until it ends: the plain pin would undo it */
+        /* a kernel trial owns the boot order until it ends: its layout is put back, not the plain pin */
         bool trial = trial_in_flight(state);
-        if (r == -ENOENT || trial) {
-                *ret_outcome = trial ? PIN_TRIAL : PIN_NONE;
+        if (r == -ENOENT && !trial) {
+                *ret_outcome = PIN_NONE;
                 if (ret_default_sel)
                         *ret_default_sel = NULL;
                 if (ret_seen)
@@ -279,12 +280,16 @@ int pin_reapply(const Context *ctx, PinOutcome *ret_outcome, char **ret_default_
                 return 0;
         }
         if (r < 0)
-                return log_error_errno(r, "The recorded pin is corrupt: %m");
+                return log_error_errno(r, "The recorded pin is missing or corrupt: %m");
 
         PinOutcome outcome;
         _cleanup_free_ char *summary = NULL;
         _cleanup_(loaded_menu_freep) LoadedMenu *seen = NULL;
-        r = pin_enforce(ctx, &pin, &outcome, &summary, ret_seen ? &seen : NULL, NULL);
+        if (trial) {
+                r = kernel_trial_reapply(ctx, state, &summary, ret_seen ? &seen : NULL);
+                outcome = summary ? PIN_RESTORED : PIN_TRIAL;
+        } else
+                r = pin_enforce(ctx, &pin, &outcome, &summary, ret_seen ? &seen : NULL, NULL);
         if (r < 0)
                 return r;
         if (outcome == PIN_RESTORED) {

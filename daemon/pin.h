@@ -21,7 +21,7 @@ typedef enum PinOutcome {
         PIN_HELD,      /* nothing to do */
         PIN_RESTORED,  /* menu.lst (or the default file) was rewritten */
         PIN_NONE,      /* no pin is recorded (pin_reapply() only) */
-        PIN_TRIAL,     /* a kernel trial is in flight: it owns the boot order (pin_reapply() only) */
+        PIN_TRIAL,     /* a kernel trial is in flight and its layout holds (pin_reapply() only) */
 } PinOutcome;
 
 /* Makes GRUB boot the pinned entries: resolves the selectors against the menu as it is now, changes
@@ -45,9 +45,12 @@ int pin_set(const Context *ctx, const Pin *pin, PinOutcome *ret_outcome, char **
  * the menu had to be rewritten, logs KK_MESSAGE_PIN_RESTORED with the change and records it in the
  * state ("last_restore", and the "restores" counter). Errors are logged (-EBUSY: the file changed
  * under us, try again; -ENOENT: the pinned entry cannot boot, the menu was left alone).
+ * While a kernel trial is in flight the trial owns the boot order: its layout is what is put back
+ * (kernel_trial_reapply()), never the plain pin; PIN_TRIAL says it held, PIN_RESTORED that it was
+ * rewritten.
  * ret_default_sel (may be NULL) gets the pinned default selector, NULL with PIN_NONE; ret_seen (may
- * be NULL) gets the menu pin_enforce() read, NULL with PIN_NONE. */
+ * be NULL) gets the menu as it was read, NULL with PIN_NONE. */
+int pin_reapply(const Context *ctx, PinOutcome *ret_outcome, char **ret_default_sel, LoadedMenu **ret_seen);
+
 /* True if the state records a kernel trial that is armed or running. */
 bool trial_in_flight(json_t *state);
-
-int pin_reapply(const Context *ctx, PinOutcome *ret_outcome, char **ret_default_sel, LoadedMenu **ret_seen);

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Crash consistency of the kernel trial: `kernel trial`, `boots record` ending a trial that died,
-`kernel commit` and `kernel rollback`, each killed (SIGKILL) at every invocation of every syscall, by
+`kernel commit`, `kernel rollback` and `pin --reapply` putting a rewritten trial layout back, each
+killed (SIGKILL) at every invocation of every syscall, by
 the method and the checks of test_crash.py, with grubenv among the files. The one documented stage
 of menu.lst is the new menu with an explicit `default N` (both loaders then ignore the state
 files). What GRUB boots is compared by kernel and by whether the entry saves a fallback: the
@@ -60,6 +61,18 @@ def build_saved(root):
     write(root, "boot/grub/default", "1\n" + "#\n" * 10)
 
 
+def grubby_add(root):
+    """A foreign rewrite during the trial, as grubby --add-kernel --make-default does it: a new entry on
+    top (the trial copies move to 1 and 2) and `default 0`, so GRUB would boot the new kernel."""
+    p = os.path.join(root, "boot/grub/menu.lst")
+    with open(p, "rb") as f:
+        m = f.read()
+    first = re.search(rb"(?m)^title", m).start()
+    m = m[:first] + b"title New kernel from grubby\nroot (hd0,0)\nkernel /boot/vmlinuz-grubby ro\n\n" + m[first:]
+    write(root, "boot/grub/menu.lst", re.sub(rb"(?m)^default\s+\S+", b"default 0", m, count=1))
+    write(root, "boot/vmlinuz-grubby", b"\x7fkernel grubby")
+
+
 PIN = ["pin", "--default", f"release={G}"]
 ARM = ["kernel", "trial", f"release={T}"]
 TRIAL_BOOT = boot(2, f"{ARGS} panic=10 kernelkeeper.trial=1", T)
@@ -68,6 +81,8 @@ OPS = [
     ("kernel rollback", [PIN, ARM], ["kernel", "rollback"]),
     ("boots record (trial died)", [PIN, ARM, grub_boots, boot(3, ARGS, G)], ["boots", "record"]),
     ("kernel commit", [PIN, ARM, grub_boots, TRIAL_BOOT, ["boots", "record"]], ["kernel", "commit"]),
+    # the kernel hooks and the guardian put the trial layout back (armed: this is the arming boot)
+    ("pin --reapply (trial layout rewritten)", [PIN, ARM, grubby_add], ["pin", "--reapply"]),
 ]
 TREES = [
     TreeSpec("trial", build, "boot/grub/menu.lst", OPS),
@@ -80,6 +95,11 @@ class TrialCase(Case):
 
     def __init__(self, spec, op, workdir):
         super().__init__(spec, op, workdir)
+        # each operation here changes /boot: a kill test of one that does nothing would prove nothing
+        assert self.new.files() != self.old.files(), f"{spec.name}: {self.name} changed nothing"
+        if self.argv == ["pin", "--reapply"]:
+            # the layout goes back through its documented stage, which boots the known-good kernel
+            self.ALSO_SAFE = ((f"/boot/vmlinuz-{G}", False),)
         # the staged menu.lst: the new one with `default saved` (or its default) as an explicit number
         if self.new.menu:
             for k in range(8):

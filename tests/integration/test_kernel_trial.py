@@ -6,6 +6,7 @@ savedefault bytes); which entry GRUB boots is kernelkeeper's own GRUB reading (c
 corpus elsewhere), and the real-boot proof is tests/vm."""
 import json
 import os
+import shutil
 import subprocess
 import unittest
 
@@ -301,6 +302,79 @@ class Trial(unittest.TestCase):
         # menu remove refuses the pinned entry too
         run(self.t, "pin", "--default", f"release={G}", check=0)
         run(self.t, "menu", "remove", f"release={G}", check=1)
+
+    def test_selector_errors(self):
+        """Each a usage error or one clear line, nothing written."""
+        twin = MENU.replace("### END", f"title\t\tDebian GNU/Linux, kernel {T}\nroot\t\t(hd0,0)\n"
+                            f"kernel\t\t/boot/vmlinuz-{T} {ARGS} quiet\n\n### END")
+        self.t.menu(twin)
+        files = lambda: [self.t.read(f) for f in ("/boot/grub/menu.lst", "/var/lib/kernelkeeper/state.json")]
+        before = files()
+        for args, rc, msg in [
+            ((f"title=Debian GNU/Linux, kernel {T}",), 1, "matches several entries"),
+            (("title=",), 1, "matches no entry"),
+            ((), 2, "takes one selector"),
+            ((f"release={T}", f"release={G}"), 2, "takes one selector"),
+        ]:
+            p = run(self.t, "kernel", "trial", *args, check=rc)
+            self.assertIn(msg, p.stderr)
+            self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+            self.assertEqual(files(), before)
+            self.assertFalse(os.path.exists(self.t.path("/boot/grub/grubenv")))
+        p = run(self.t, "kernel", "commit", "now", check=2)
+        self.assertIn("takes no arguments", p.stderr)
+
+    def test_failed_kernel_never_retried_automatically(self):
+        """After a failed trial nothing arms it again: not the next boots' record and health, not the
+        kernel hooks or the guardian (pin --reapply), not a later health verdict."""
+        self.trial_boot()
+        self.health_check("20-app", "exit 3\n")
+        run(self.t, "boots", "health", check=1)
+        for n in range(2):
+            idx, e = self.grub_boots()
+            self.assertEqual(e["release"], G)
+            self.new_boot(e["args"], G)
+            run(self.t, "boots", "record", check=0)
+            run(self.t, "boots", "health", check=1)  # 20-app still fails: recorded, nothing else
+            run(self.t, "pin", "--reapply", check=0)
+            self.assertEqual(self.state()["trial"]["phase"], "failed")
+            self.assertEqual(self.t.read("/boot/grub/menu.lst").decode(), MENU)
+            self.assertTrue(self.t.read("/boot/grub/grubenv").startswith(b"# GRUB Environment Block\nsaved_entry=1\n"))
+        # only by hand
+        run(self.t, "kernel", "trial", f"release={T}", check=0)
+        self.assertEqual(self.state()["trial"]["phase"], "armed")
+
+    @unittest.skipUnless(shutil.which("strace"), "strace is not installed")
+    def test_arm_cut_off_then_next_boot(self):
+        """`kernel trial` killed at each of its renames (1 state, 2 the write's record, 3 menu.lst with
+        an explicit `default 0`, 4 `default`, 5 grubenv, 6 the final menu.lst), then the machine goes
+        down: the next boot is G's, `boots record` finishes the write, says the trial was never
+        armed (GRUB read `default 0`: nothing was booted, no lost trial boot in the history) and
+        disarms; a re-run arms the trial."""
+        for n in range(1, 7):
+            with self.subTest(rename=n):
+                if n > 1:  # a fresh tree for each kill point
+                    self.t.cleanup()
+                    self.setUp()
+                cmd = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=rename",
+                       "-e", f"inject=rename:signal=KILL:when={n}", kktest.BINARY, "--root", self.t.root,
+                       "kernel", "trial", f"release={T}"]
+                self.assertEqual(subprocess.run(cmd, capture_output=True).returncode, -9)
+                idx, e = self.grub_boots()
+                self.assertEqual((idx, e["release"]), (self.show_default(), G))
+                self.assertNotIn("kernelkeeper.trial=1", e["args"])
+                self.new_boot(e["args"], G)
+                run(self.t, "boots", "record", check=0)
+                st = self.state()
+                self.assertNotIn("trial", st) if n == 1 else self.assertEqual(
+                    (st["trial"]["phase"], st["trial"]["reason"][:29]), ("failed", "the trial was recorded but ne"))
+                self.assertFalse([b for b in st["boots"] if b["trial"]])
+                self.assertEqual(self.t.read("/boot/grub/menu.lst").decode(), MENU)
+                run(self.t, "kernel", "trial", f"release={T}", check=0)
+                self.assertEqual(self.state()["trial"]["phase"], "armed")
+
+    def show_default(self):
+        return show(self.t)["default"]
 
     def test_needs_a_pin(self):
         run(self.t, "unpin", check=0)

@@ -16,6 +16,7 @@ cpio
 kmod
 python3
 libdevmapper1.02.1
+strace
 "
 # qemu-system-x86: the VM (TCG); seabios: the BIOS that runs GRUB Legacy's MBR.
 # fdisk: sfdisk (partition table without loop devices).
@@ -24,6 +25,7 @@ libdevmapper1.02.1
 #   runs it on hosts whose kernel cannot execute 32-bit code.
 # cpio: initramfs archives; kmod: depmod/modprobe for the guest's module tree.
 # libdevmapper1.02.1: needed by the unpacked grub-common's grub-mkimage (PV-GRUB2).
+# strace: kills `kernel trial` in the guest at its Nth rename (power-cut points of the trial scenario).
 
 missing=""
 for p in $PACKAGES; do

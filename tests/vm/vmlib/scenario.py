@@ -75,10 +75,12 @@ class Scenario:
         """The shell script the guest runs on this boot (chrooted into the disk)."""
         self.disk.write("/kk/step", STEP_PRELUDE + script, mode=0o755)
 
-    def boot(self, label, timeout=180, **kw):
+    def boot(self, label, timeout=180, loader=None, **kw):
+        """loader: "grub097" or "pvgrub2" to boot the disk with the other loader than its layout's
+        (a disk made for both: see scenario-kernel-trial's switch mode)."""
         self.boots += 1
         log = self.workdir / f"boot{self.boots}-{label}.log"
-        if self.layout.xen:
+        if loader == "pvgrub2" or (self.layout.xen and loader != "grub097"):
             # dom0 runs the newer kernel; the domU boots whatever PV-GRUB2 picks
             timeout = max(timeout, xen.DOMU_TIMEOUT + 120)
             b = xen.boot(self.new, self.disk.path, log, timeout=timeout, echo=self.echo)
