@@ -18,6 +18,8 @@ typedef struct CliArgs {
         bool foreground;       /* daemon: log to stderr even under systemd */
         char *title, *kernel, *initrd, *kargs, *root_device; /* menu add; kernel also module check */
         bool first;            /* menu add --first */
+        char *package, *deb, *url, *sha256, *image, *modules; /* kernel install sources */
+        bool reinstall;        /* kernel install --reinstall */
         unsigned seen;         /* bit set of CliOption given */
 } CliArgs;
 
@@ -28,8 +30,10 @@ typedef enum CliOption {
         OPT_REAPPLY = 1 << 3,
         OPT_METADATA_URL = 1 << 4,
         OPT_FOREGROUND = 1 << 5,
-        OPT_ENTRY = 1 << 6,    /* --title --initrd --args --root-device --first */
+        OPT_ENTRY = 1 << 6,    /* --title --args --root-device --first */
         OPT_KERNEL = 1 << 7,   /* --kernel: menu add's kernel path, module check's release */
+        OPT_INITRD = 1 << 8,   /* --initrd: menu add, kernel install --image */
+        OPT_INSTALL = 1 << 9,  /* --package --deb --url --sha256 --image --modules --reinstall */
 } CliOption;
 
 /* Runs the command line; a failed command given --json that printed nothing on stdout prints

@@ -52,7 +52,7 @@ bool tar_name_safe(const char *name)
 
 /* A link at `name` pointing to `target` stays inside the tree: relative, and never above the top
  * when resolved lexically from the link's directory. */
-static bool link_target_safe(const char *name, const char *target)
+bool tar_link_safe(const char *name, const char *target)
 {
         if (!*target || *target == '/')
                 return false;
@@ -329,7 +329,7 @@ int tar_extract(Stream *s, int dest_fd, TarFilter filter, void *userdata, const 
                 case '5':
                         break;
                 case '2':
-                        if (!link_target_safe(nm, link))
+                        if (!tar_link_safe(nm, link))
                                 return fail(ret_error, -EPERM, "the archive member '%s' is a link that leads out of the tree", nm);
                         break;
                 case '1':

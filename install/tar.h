@@ -41,3 +41,7 @@ int deb_find_data(int fd, uint64_t *ret_offset, uint64_t *ret_size, Compression 
 /* True if the path is a safe relative name: not empty, not absolute, no "." or ".." components,
  * no empty components, no control characters. */
 bool tar_name_safe(const char *name);
+
+/* A symbolic link at name (relative to the tree's top) pointing to target stays inside the tree:
+ * target is relative and never climbs above the top when resolved from the link's directory. */
+bool tar_link_safe(const char *name, const char *target);
