@@ -16,10 +16,12 @@
 #include "common/sha256.h"
 #include "common/strv.h"
 #include "daemon/kernel-install.h"
+#include "daemon/kernel-trial.h"
 #include "daemon/log.h"
 #include "daemon/menu-edit.h"
 #include "daemon/menu-load.h"
 #include "daemon/menu-txn.h"
+#include "daemon/protect.h"
 #include "daemon/state.h"
 #include "install/download.h"
 #include "install/files.h"
@@ -665,4 +667,41 @@ int kernel_install(const Context *ctx, const InstallRequest *q, char **ret_relea
         if (ret_release && !(*ret_release = strdup(p.release)))
                 return log_oom();
         return 0;
+}
+
+int kernel_directive_apply(const Context *ctx, const DirectiveKernel *k, char **ret_done)
+{
+        InstallRequest q = { .package = k->package, .deb = k->deb, .url = k->url, .sha256 = k->sha256 };
+        _cleanup_free_ char *release = NULL, *sel = NULL, *done = NULL;
+        int r = kernel_install(ctx, &q, &release);
+        if (r < 0)
+                return r;
+        protect_update(ctx);
+        if (k->trial) {
+                if (asprintf(&sel, "release=%s", release) < 0)
+                        return log_oom();
+                if ((r = kernel_trial_arm(ctx, sel)) < 0)
+                        return r;
+                protect_update(ctx);
+        }
+        if (asprintf(&done, "installed kernel %s%s", release,
+                     k->trial ? k->reboot ? ", armed its trial and rebooted into it" : " and armed its trial" : "") < 0)
+                return log_oom();
+        *ret_done = TAKE_PTR(done);
+        return 0;
+}
+
+void kernel_directive_reboot(const Context *ctx)
+{
+        if (!root_is_host(ctx->root)) {
+                log_info("Not rebooting a --root tree: reboot it to start the trial");
+                return;
+        }
+        char *argv[] = { (char *) "systemctl", (char *) "reboot", NULL };
+        if (run(argv, NULL) < 0) {
+                /* the busybox test guest and other systems without systemd */
+                char *argv2[] = { (char *) "reboot", NULL };
+                if (run(argv2, NULL) < 0)
+                        log_error("Cannot reboot into the kernel trial (systemctl reboot and reboot failed); reboot by hand");
+        }
 }

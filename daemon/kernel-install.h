@@ -4,6 +4,7 @@
 #include <stdbool.h>
 
 #include "daemon/context.h"
+#include "metadata/directive.h"
 
 /* `kernel install`: one source (package, deb, url+sha256, image), checks before anything is
  * written (the checksum before anything is unpacked; a Linux kernel of this architecture; PV
@@ -26,3 +27,10 @@ int kernel_install_check_request(const InstallRequest *req);
 
 /* *ret_release (may be NULL) gets the installed release. */
 int kernel_install(const Context *ctx, const InstallRequest *req, char **ret_release);
+
+/* A user-data "kernel" directive: kernel_install() of its source, then (trial) `kernel trial
+ * release=REL`. *ret_done: what was done, in words ("installed kernel X and armed its trial").
+ * Logs its errors. */
+int kernel_directive_apply(const Context *ctx, const DirectiveKernel *k, char **ret_done);
+/* After the part is recorded: reboot into the trial (systemctl reboot; never for a --root tree). */
+void kernel_directive_reboot(const Context *ctx);

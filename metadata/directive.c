@@ -23,6 +23,13 @@ Directive *directive_free(Directive *d)
                 return NULL;
         free(d->pin_default);
         strv_free(d->pin_fallback);
+        if (d->kernel) {
+                free(d->kernel->package);
+                free(d->kernel->deb);
+                free(d->kernel->url);
+                free(d->kernel->sha256);
+                free(d->kernel);
+        }
         free(d);
         return NULL;
 }
@@ -114,6 +121,100 @@ static int parse_pin(json_t *pin, Directive *d, char **ret_error)
         return 0;
 }
 
+/* --- "kernel": {"install": {...}, "trial": bool, "reboot": bool} --- */
+
+static bool text_ok(const char *s)
+{
+        size_t n = strlen(s);
+        if (n == 0 || n > DIRECTIVE_STRING_MAX)
+                return false;
+        for (const char *p = s; *p; p++)
+                if ((unsigned char) *p <= ' ' || *p == 127)
+                        return false;
+        return true;
+}
+
+static bool sha256_ok(const char *s)
+{
+        size_t n = 0;
+        for (; s[n]; n++)
+                if (!strchr("0123456789abcdefABCDEF", s[n]))
+                        return false;
+        return n == 64;
+}
+
+static int parse_kernel_install(json_t *in, DirectiveKernel *k, char **ret_error)
+{
+        if (!json_is_object(in))
+                return decode_error(ret_error, -EINVAL, "directive: \"kernel.install\" must be an object");
+        static const char *const keys[] = { "package", "deb", "url", "sha256" };
+        char **slots[] = { &k->package, &k->deb, &k->url, &k->sha256 };
+        const char *key;
+        json_t *v;
+        size_t n = 0;
+        json_object_foreach(in, key, v) {
+                n++;
+                size_t i = 0;
+                while (i < ELEMENTSOF(keys) && !streq(key, keys[i]))
+                        i++;
+                if (i == ELEMENTSOF(keys))
+                        return decode_error(ret_error, -EINVAL,
+                                            "directive: key %zu of \"kernel.install\" is unknown (known: package, deb, url, sha256)", n);
+                if (!json_is_string(v) || !text_ok(json_string_value(v)))
+                        return decode_error(ret_error, -EINVAL,
+                                            "directive: \"kernel.install.%s\" must be a string of 1..%u printable characters without blanks",
+                                            keys[i], DIRECTIVE_STRING_MAX);
+                if (!(*slots[i] = strdup(json_string_value(v))))
+                        return -ENOMEM;
+        }
+        if (!!k->package + !!k->deb + !!k->url != 1)
+                return decode_error(ret_error, -EINVAL, "directive: \"kernel.install\" needs exactly one of package, deb, url");
+        if (!!k->url != !!k->sha256)
+                return decode_error(ret_error, -EINVAL, "directive: \"kernel.install.url\" goes with \"sha256\" (and only it)");
+        if (k->sha256 && !sha256_ok(k->sha256))
+                return decode_error(ret_error, -EINVAL, "directive: \"kernel.install.sha256\" must be 64 hexadecimal digits");
+        if (k->url && strncmp(k->url, "http://", 7) != 0 && strncmp(k->url, "https://", 8) != 0)
+                return decode_error(ret_error, -EINVAL, "directive: \"kernel.install.url\" must be http:// or https://");
+        if (k->deb && k->deb[0] != '/')
+                return decode_error(ret_error, -EINVAL, "directive: \"kernel.install.deb\" must be an absolute path");
+        if (k->package && k->package[0] == '-')
+                return decode_error(ret_error, -EINVAL, "directive: \"kernel.install.package\" must be a package name");
+        return 0;
+}
+
+static int parse_kernel(json_t *kj, Directive *d, char **ret_error)
+{
+        if (!json_is_object(kj))
+                return decode_error(ret_error, -EINVAL, "directive: \"kernel\" must be an object");
+        DirectiveKernel *k = d->kernel = calloc(1, sizeof *k);
+        if (!k)
+                return -ENOMEM;
+        bool have_install = false;
+        const char *key;
+        json_t *v;
+        size_t n = 0;
+        int r;
+        json_object_foreach(kj, key, v) {
+                n++;
+                if (streq(key, "install")) {
+                        if ((r = parse_kernel_install(v, k, ret_error)) < 0)
+                                return r;
+                        have_install = true;
+                } else if (streq(key, "trial") || streq(key, "reboot")) {
+                        if (!json_is_boolean(v))
+                                return decode_error(ret_error, -EINVAL, "directive: \"kernel.%s\" must be true or false", key);
+                        *(streq(key, "trial") ? &k->trial : &k->reboot) = json_is_true(v);
+                } else
+                        return decode_error(ret_error, -EINVAL,
+                                            "directive: key %zu of \"kernel\" is unknown (known: install, trial, reboot)", n);
+        }
+        if (!have_install)
+                return decode_error(ret_error, -EINVAL, "directive: \"kernel\" needs \"install\"");
+        if (k->reboot && !k->trial)
+                return decode_error(ret_error, -EINVAL, "directive: \"kernel.reboot\" needs \"trial\": true");
+        return 0;
+}
+
 int directive_parse(const char *data, size_t size, Directive **ret, char **ret_error)
 {
         if (!directive_detect(data, size))
@@ -144,12 +245,15 @@ int directive_parse(const char *data, size_t size, Directive **ret, char **ret_e
                 if (streq(key, "pin")) {
                         if ((r = parse_pin(v, dd, ret_error)) < 0)
                                 return r;
+                } else if (streq(key, "kernel")) {
+                        if ((r = parse_kernel(v, dd, ret_error)) < 0)
+                                return r;
                 } else
-                        return decode_error(ret_error, -EINVAL, "directive: key %zu of the object is unknown (known: pin)",
+                        return decode_error(ret_error, -EINVAL, "directive: key %zu of the object is unknown (known: pin, kernel)",
                                             k);
         }
-        if (!dd->pin_default)
-                return decode_error(ret_error, -EINVAL, "directive: nothing to do (expected \"pin\")");
+        if (!dd->pin_default && !dd->kernel)
+                return decode_error(ret_error, -EINVAL, "directive: nothing to do (expected \"pin\" or \"kernel\")");
         *ret = TAKE_PTR(dd);
         return 0;
 }

@@ -12,15 +12,27 @@
  * Known keys only (anything else is an error, so a typo never passes silently):
  *   pin.default   string, a menu selector (as `kernelkeeper pin --default`), required in "pin";
  *   pin.fallback  array of selectors (as --fallback); [] means no fallback (--no-fallback);
- *                 absent leaves the fallback unmanaged. */
+ *                 absent leaves the fallback unmanaged.
+ *   kernel        {"install": {"package": NAME} | {"deb": PATH} | {"url": URL, "sha256": HEX},
+ *                  "trial": bool, "reboot": bool} (as `kernel install`, then `kernel trial
+ *                  release=REL`, then a reboot into the trial). "trial" needs "install", "reboot"
+ *                  needs "trial". */
 
 #define DIRECTIVE_TOKEN "#kernelkeeper"
 #define DIRECTIVE_SELECTOR_MAX 256u
 #define DIRECTIVE_FALLBACK_MAX 16u
 
+#define DIRECTIVE_STRING_MAX 2048u
+
+typedef struct DirectiveKernel {
+        char *package, *deb, *url, *sha256; /* exactly one source (url with sha256) */
+        bool trial, reboot;
+} DirectiveKernel;
+
 typedef struct Directive {
         char *pin_default;    /* NULL: no pin */
         char **pin_fallback;  /* NULL: not managed; empty strv: none */
+        DirectiveKernel *kernel; /* NULL: no kernel install */
 } Directive;
 
 /* True if data begins with the directive token followed by white space, '{' or the end. */

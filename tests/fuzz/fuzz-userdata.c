@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         abort();
                 if ((p->kind == USERDATA_DIRECTIVE) != (p->directive != NULL))
                         abort();
-                if (p->directive && isempty(p->directive->pin_default))
+                if (p->directive && isempty(p->directive->pin_default) && !p->directive->kernel)
                         abort();
         }
         userdata_free(u);
