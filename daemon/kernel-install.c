@@ -189,14 +189,14 @@ static int unpack(Payload *p, int fd, uint64_t length, Compression c, const char
         if (r < 0)
                 return log_error_errno(r, "Cannot unpack %s: %s", what, err ? err : "unreadable");
         if (strv_length(kernels) != 1)
-                return log_error_errno(EMEDIUMTYPE, "%s holds %zu kernel images in boot/ (vmlinuz-RELEASE); one is needed",
-                                       what, strv_length(kernels));
+                return log_error_errno(EMEDIUMTYPE, "Found %zu kernel images (boot/vmlinuz-RELEASE) in %s; one is needed",
+                                       strv_length(kernels), what);
         const char *release = kernels[0] + 8;
         if (!install_release_valid(release))
-                return log_error_errno(EINVAL, "%s: the kernel release in boot/%s is not a valid file name", what, kernels[0]);
+                return log_error_errno(EINVAL, "The kernel release of boot/%s in %s is not a valid file name", kernels[0], what);
         for (char **x = releases; x && *x; x++)
                 if (!streq(*x, release))
-                        return log_error_errno(EINVAL, "%s has modules for release %s, not for its kernel %s", what, *x, release);
+                        return log_error_errno(EINVAL, "Found modules for release %s in %s, not for its kernel %s", *x, what, release);
         if (!(p->release = strdup(release)))
                 return log_oom();
         char **slots[] = { &p->image, &p->initrd, &p->config, &p->sysmap, &p->modules };
@@ -257,7 +257,7 @@ static int acquire_url(Payload *p, const InstallRequest *q)
         if (strcasecmp(hex, q->sha256) != 0)
                 return log_error_errno(EBADMSG, "The download of %s has sha256 %s, not the %s given; nothing was unpacked or installed",
                                        q->url, hex, q->sha256);
-        log_info("Downloaded %s (%" PRIu64 " bytes, sha256 matches)", q->url, size);
+        log_debug("Downloaded %s (%" PRIu64 " bytes, sha256 matches)", q->url, size);
         _cleanup_free_ char *what = NULL;
         if (asprintf(&what, "the download of %s", q->url) < 0)
                 return log_oom();
