@@ -21,6 +21,7 @@ import kernelfiles as kf  # noqa: E402
 import kktest  # noqa: E402
 from imds_server import ImdsServer  # noqa: E402
 from kktest import Tree, run, show  # noqa: E402
+from udtest import UserDataCase  # noqa: E402
 
 G, N = "6.1.0-50-amd64", "6.1.0-57-amd64"
 ARGS = "root=/dev/xvda1 ro console=hvc0"
@@ -296,6 +297,52 @@ class Install(unittest.TestCase):
         p = subprocess.run(pre + ["sh", "-c", script.replace("size=2m", "size=8m")], capture_output=True, text=True)
         self.assertIn("rc=0", p.stdout, p.stderr)
         self.assertIn(f"vmlinuz-{N}", p.stdout)
+
+
+class Directive(UserDataCase):
+    """{"kernel": {"install": ..., "trial": true, "reboot": true}} from the metadata service: installs,
+    arms the trial, and is not run again on the trial's boot (nor after a failed trial)."""
+
+    def setUp(self):
+        super().setUp()
+        self.t.menu(MENU)
+        self.t.kernels(f"/boot/vmlinuz-{G}", f"/boot/initrd.img-{G}")
+        self.t.write("/proc/cmdline", ARGS + "\n")
+        self.t.write("/proc/sys/kernel/osrelease", G + "\n")
+
+    def directive(self, kernel):
+        return ("#kernelkeeper\n" + json.dumps({"pin": {"default": f"release={G}"}, "kernel": kernel})).encode()
+
+    def test_install_trial_once_per_instance(self):
+        body = kf.tar(kf.kernel_members(N))
+        self.serve(None, files={"/k.tar": body})
+        ud = self.directive({"install": {"url": self.srv.url + "/k.tar", "sha256": hashlib.sha256(body).hexdigest()},
+                             "trial": True, "reboot": True})
+        self.srv.configure(user_data=ud)
+        p = self.run_ok()
+        self.assertIn(f"installed kernel {N}, armed its trial and rebooted into it", p.stderr)
+        self.assertIn("Not rebooting a --root tree", p.stderr)
+        st = self.state()
+        self.assertEqual(st["trial"]["phase"], "armed")
+        self.assertEqual(st["pin"]["default"], f"release={G}")
+        files = self.srv.requests(path="/k.tar")
+        # the trial's boot (a new boot id): the part is not run again, nothing downloaded again
+        self.set_boot_id("6f1b6a6e-0d0c-4f3e-9a53-000000000002")
+        self.run_ok()
+        self.assertEqual(len(self.srv.requests(path="/k.tar")), len(files), "not downloaded again")
+        self.assertEqual(self.state()["trial"]["phase"], "armed", "not armed again")
+
+    def test_failed_install_is_not_retried(self):
+        body = kf.tar(kf.kernel_members(N))
+        ud = self.directive({"install": {"url": "http://127.0.0.1:1/none", "sha256": "0" * 64}, "trial": True})
+        self.serve(ud, files={"/k.tar": body})
+        p = self.userdata("run", check=1)
+        self.assertIn("Cannot download", p.stderr)
+        self.assertIn("kernel install or trial failed", p.stderr)
+        self.assertNotIn("trial", self.state())
+        self.set_boot_id("6f1b6a6e-0d0c-4f3e-9a53-000000000003")
+        p = self.userdata("run", check=0)
+        self.assertNotIn("Cannot download", p.stderr, "a failed directive does not loop")
 
 
 if __name__ == "__main__":
