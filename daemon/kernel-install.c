@@ -401,6 +401,16 @@ static int pending_matches(const Context *ctx, const char *release, const char *
                streq(json_string_value(json_object_get(i, "sha256")) ?: "", sha);
 }
 
+/* The installed image has exactly the bytes of the new one: installing it again is a re-run */
+static bool same_image(const Context *ctx, const char *path, const char *sha)
+{
+        _cleanup_free_ char *data = NULL;
+        size_t n;
+        char h[SHA256_HEX_SIZE];
+        return read_full_file_in_root(ctx->root, path, CHASE_NOFOLLOW_LAST, IMAGE_FILE_MAX, &data, &n) >= 0 &&
+               sha256_hex(data, n, h) >= 0 && streq(h, sha);
+}
+
 static int pending_set(const Context *ctx, const char *release, const char *sha)
 {
         _cleanup_json_ json_t *state = NULL;
@@ -624,10 +634,14 @@ int kernel_install(const Context *ctx, const InstallRequest *q, char **ret_relea
                 r = pending_matches(ctx, p.release, sha);
                 if (r < 0)
                         return r;
-                if (r == 0)
+                if (r == 0 && have_image && same_image(ctx, vmlinuz_rel, sha)) {
+                        log_info("Kernel %s is installed with these very bytes; checking its files and entry", p.release);
+                        r = 1;
+                } else if (r == 0)
                         return log_error_errno(EEXIST, "Kernel %s is already installed (%s); --reinstall replaces it",
                                                p.release, have_image ? vmlinuz_rel : mods_rel);
-                log_notice("Finishing the install of %s that was cut off", p.release);
+                else
+                        log_notice("Finishing the install of %s that was cut off", p.release);
         }
         if ((r = check_space(ctx, &p, boot)) < 0)
                 return r;
