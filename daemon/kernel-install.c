@@ -650,9 +650,9 @@ int kernel_install(const Context *ctx, const InstallRequest *q, char **ret_relea
          * reads, the image last, then the entry */
         if ((r = pending_set(ctx, p.release, sha)) < 0)
                 return r;
-        if (p.deb && root_is_host(ctx->root) && in_path("dpkg")) {
+        if (p.deb && root_is_host(ctx->root) && in_path("dpkg") && access("/var/lib/dpkg/status", F_OK) >= 0) {
                 /* dpkg on the running system: its hooks make the initrd and the entry (a system
-                 * without dpkg gets the files placed as from a tar, below) */
+                 * without dpkg and its database gets the files placed as from a tar, below) */
                 char *argv[] = { (char *) "dpkg", (char *) "-i", p.deb, NULL };
                 if ((r = run(argv, NULL)) < 0)
                         return log_error_errno(r, "dpkg -i %s failed (see above)", p.deb);
