@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#include <dlfcn.h>
 #include <errno.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/dlopen-util.h"
 #include "common/macro.h"
 #include "common/sha256.h"
 
@@ -23,13 +23,7 @@ static int crypto_load(void)
         static int state = 1; /* 1: not tried, 0: loaded, <0: the error */
         if (state <= 0)
                 return state;
-        void *h = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
-        if (!h)
-                return state = -ENOENT;
-        struct {
-                void **slot;
-                const char *name;
-        } syms[] = {
+        const DlSym syms[] = {
                 { (void **) &crypto.ctx_new, "EVP_MD_CTX_new" },
                 { (void **) &crypto.ctx_free, "EVP_MD_CTX_free" },
                 { (void **) &crypto.sha256, "EVP_sha256" },
@@ -37,13 +31,7 @@ static int crypto_load(void)
                 { (void **) &crypto.update, "EVP_DigestUpdate" },
                 { (void **) &crypto.final, "EVP_DigestFinal_ex" },
         };
-        for (size_t i = 0; i < ELEMENTSOF(syms); i++)
-                if (!(*syms[i].slot = dlsym(h, syms[i].name))) {
-                        dlclose(h);
-                        return state = -ELIBBAD;
-                }
-        /* the handle stays open for the life of the process */
-        return state = 0;
+        return state = dlopen_symbols("libcrypto.so.3", syms, ELEMENTSOF(syms));
 }
 
 struct Sha256 {

@@ -9,6 +9,7 @@
 #include "common/fd-util.h"
 #include "common/fileio.h"
 #include "common/macro.h"
+#include "metadata/decode-error.h"
 #include "install/download.h"
 #include "metadata/curl-loader.h"
 
@@ -38,28 +39,15 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
         return n;
 }
 
-static int fail(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
-static int fail(char **ret_error, int r, const char *fmt, ...)
-{
-        if (ret_error) {
-                va_list ap;
-                va_start(ap, fmt);
-                if (vasprintf(ret_error, fmt, ap) < 0)
-                        *ret_error = NULL;
-                va_end(ap);
-        }
-        return r;
-}
-
 int download_to_fd(const char *url, int fd, uint64_t max_size, char ret_sha256[SHA256_HEX_SIZE], uint64_t *ret_size,
                    char **ret_error)
 {
         int r = curl_load();
         if (r < 0)
-                return fail(ret_error, r, "libcurl.so.4 %s", r == -ENOENT ? "is not installed" : "cannot be used");
+                return decode_error(ret_error, r, "libcurl.so.4 %s", r == -ENOENT ? "is not installed" : "cannot be used");
         _cleanup_(sha256_freep) Sha256 *h = NULL;
         if ((r = sha256_new(&h)) < 0)
-                return fail(ret_error, r, "libcrypto.so.3 %s", r == -ENOENT ? "is not installed" : "cannot be used");
+                return decode_error(ret_error, r, "libcrypto.so.3 %s", r == -ENOENT ? "is not installed" : "cannot be used");
         CURL *e = kk_curl.easy_init();
         if (!e)
                 return -ENOMEM;
@@ -80,7 +68,7 @@ int download_to_fd(const char *url, int fd, uint64_t max_size, char ret_sha256[S
                   kk_curl.easy_setopt(e, CURLOPT_USERAGENT, "kernelkeeper/" PACKAGE_VERSION) == CURLE_OK;
         if (!ok) {
                 kk_curl.easy_cleanup(e);
-                return fail(ret_error, -EIO, "cannot set up the HTTP request");
+                return decode_error(ret_error, -EIO, "cannot set up the HTTP request");
         }
         CURLcode cc = kk_curl.easy_perform(e);
         long status = 0;
@@ -88,15 +76,15 @@ int download_to_fd(const char *url, int fd, uint64_t max_size, char ret_sha256[S
         kk_curl.easy_cleanup(e);
         (void) fd_cloexec_from(3);
         if (sink.error == -EFBIG || cc == CURLE_FILESIZE_EXCEEDED)
-                return fail(ret_error, -EFBIG, "larger than %" PRIu64 " MiB", max_size >> 20);
+                return decode_error(ret_error, -EFBIG, "larger than %" PRIu64 " MiB", max_size >> 20);
         if (sink.error < 0)
-                return fail(ret_error, sink.error, "cannot store it: %s", strerror(-sink.error));
+                return decode_error(ret_error, sink.error, "cannot store it: %s", strerror(-sink.error));
         if (cc == CURLE_HTTP_RETURNED_ERROR)
-                return fail(ret_error, -EPROTO, "HTTP status %ld", status);
+                return decode_error(ret_error, -EPROTO, "HTTP status %ld", status);
         if (cc != CURLE_OK)
-                return fail(ret_error, -EIO, "%s after %" PRIu64 " bytes", kk_curl.easy_strerror(cc), sink.size);
+                return decode_error(ret_error, -EIO, "%s after %" PRIu64 " bytes", kk_curl.easy_strerror(cc), sink.size);
         if ((r = sha256_final_hex(h, ret_sha256)) < 0)
-                return fail(ret_error, r, "libcrypto failed");
+                return decode_error(ret_error, r, "libcrypto failed");
         *ret_size = sink.size;
         return 0;
 }

@@ -11,24 +11,11 @@
 
 #include "common/fileio.h"
 #include "common/macro.h"
+#include "metadata/decode-error.h"
 #include "install/tar.h"
 
 #define NAME_MAX_LEN 4096u
 #define PAX_MAX (64u * 1024u)
-
-static int fail(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
-static int fail(char **ret_error, int r, const char *fmt, ...)
-{
-        if (ret_error) {
-                va_list ap;
-                va_start(ap, fmt);
-                free(*ret_error);
-                if (vasprintf(ret_error, fmt, ap) < 0)
-                        *ret_error = NULL;
-                va_end(ap);
-        }
-        return r;
-}
 
 bool tar_name_safe(const char *name)
 {
@@ -239,7 +226,7 @@ int tar_extract(Stream *s, int dest_fd, TarFilter filter, void *userdata, const 
                 if (r == -EBADMSG && zero_blocks == 1)
                         break; /* one end block only: accepted, as GNU tar does */
                 if (r < 0)
-                        return fail(ret_error, r, "the archive %s", r == -EBADMSG ? "is truncated or corrupt"
+                        return decode_error(ret_error, r, "the archive %s", r == -EBADMSG ? "is truncated or corrupt"
                                                                    : r == -EFBIG ? "is too large" : "cannot be read");
                 bool zero = true;
                 for (size_t i = 0; i < sizeof h && zero; i++)
@@ -250,31 +237,31 @@ int tar_extract(Stream *s, int dest_fd, TarFilter filter, void *userdata, const 
                         continue;
                 }
                 if (zero_blocks)
-                        return fail(ret_error, -EBADMSG, "the archive has data after an end block");
+                        return decode_error(ret_error, -EBADMSG, "the archive has data after an end block");
                 if (!checksum_ok(h))
-                        return fail(ret_error, -EBADMSG, "the archive is not a tar file or is corrupt (header %" PRIu64 ")",
+                        return decode_error(ret_error, -EBADMSG, "the archive is not a tar file or is corrupt (header %" PRIu64 ")",
                                     members + 1);
                 if (++members > limits->max_members)
-                        return fail(ret_error, -EFBIG, "the archive has more than %" PRIu64 " members",
+                        return decode_error(ret_error, -EFBIG, "the archive has more than %" PRIu64 " members",
                                     limits->max_members);
                 uint64_t size;
                 if (!parse_octal((const char *) h + 124, 12, &size))
-                        return fail(ret_error, -EBADMSG, "a tar header has a bad size field");
+                        return decode_error(ret_error, -EBADMSG, "a tar header has a bad size field");
                 char type = (char) h[156];
                 if (type == 'L' || type == 'K') {
                         char **slot = type == 'L' ? &long_name : &long_link;
                         free(*slot);
                         *slot = NULL;
                         if ((r = read_text(s, size, NAME_MAX_LEN, slot)) < 0)
-                                return fail(ret_error, r, "a GNU long name is damaged or too long");
+                                return decode_error(ret_error, r, "a GNU long name is damaged or too long");
                         continue;
                 }
                 if (type == 'x' || type == 'g') {
                         _cleanup_free_ char *pax = NULL;
                         if ((r = read_text(s, size, PAX_MAX, &pax)) < 0)
-                                return fail(ret_error, r, "a pax header is damaged or too long");
+                                return decode_error(ret_error, r, "a pax header is damaged or too long");
                         if (type == 'x' && parse_pax(pax, (size_t) size, &pax_path, &pax_link, &pax_size, &have_pax_size) < 0)
-                                return fail(ret_error, -EBADMSG, "a pax header is damaged");
+                                return decode_error(ret_error, -EBADMSG, "a pax header is damaged");
                         continue;
                 }
                 if (have_pax_size)
@@ -308,18 +295,18 @@ int tar_extract(Stream *s, int dest_fd, TarFilter filter, void *userdata, const 
                         nm += 2;
                 if (streq(nm, ".") || streq(nm, "./") || !*nm) { /* the top directory itself */
                         if ((r = stream_skip(s, size + (512 - size % 512) % 512)) < 0)
-                                return fail(ret_error, r, "the archive is truncated");
+                                return decode_error(ret_error, r, "the archive is truncated");
                         continue;
                 }
                 if (!tar_name_safe(nm))
-                        return fail(ret_error, -EPERM, "the archive member '%s' has an unsafe name (absolute, '..' or control characters)",
+                        return decode_error(ret_error, -EPERM, "the archive member '%s' has an unsafe name (absolute, '..' or control characters)",
                                     nm);
                 uint64_t padded = size + (512 - size % 512) % 512;
                 TarType tt = type == '5' ? TAR_DIR : type == '2' ? TAR_SYMLINK : TAR_FILE;
                 /* a member that is not wanted is skipped whatever it is (a .deb's /usr/share links) */
                 if (!filter(nm, tt, userdata)) {
                         if ((r = stream_skip(s, padded)) < 0)
-                                return fail(ret_error, r, "the archive is truncated");
+                                return decode_error(ret_error, r, "the archive is truncated");
                         continue;
                 }
                 switch (type) {
@@ -330,22 +317,22 @@ int tar_extract(Stream *s, int dest_fd, TarFilter filter, void *userdata, const 
                         break;
                 case '2':
                         if (!tar_link_safe(nm, link))
-                                return fail(ret_error, -EPERM, "the archive member '%s' is a link that leads out of the tree", nm);
+                                return decode_error(ret_error, -EPERM, "the archive member '%s' is a link that leads out of the tree", nm);
                         break;
                 case '1':
-                        return fail(ret_error, -EPERM, "the archive member '%s' is a hard link (refused)", nm);
+                        return decode_error(ret_error, -EPERM, "the archive member '%s' is a hard link (refused)", nm);
                 case '3':
                 case '4':
                 case '6':
-                        return fail(ret_error, -EPERM, "the archive member '%s' is a device or FIFO (refused)", nm);
+                        return decode_error(ret_error, -EPERM, "the archive member '%s' is a device or FIFO (refused)", nm);
                 default:
-                        return fail(ret_error, -EPERM, "the archive member '%s' has an unsupported type '%c' (sparse or unknown)",
+                        return decode_error(ret_error, -EPERM, "the archive member '%s' has an unsupported type '%c' (sparse or unknown)",
                                     nm, type);
                 }
                 if (tt != TAR_FILE && size > 0)
-                        return fail(ret_error, -EBADMSG, "the archive member '%s' has data but is not a file", nm);
+                        return decode_error(ret_error, -EBADMSG, "the archive member '%s' has data but is not a file", nm);
                 if (tt == TAR_FILE && size > limits->max_total - total)
-                        return fail(ret_error, -EFBIG, "the archive's files exceed %" PRIu64 " bytes",
+                        return decode_error(ret_error, -EFBIG, "the archive's files exceed %" PRIu64 " bytes",
                                     limits->max_total);
 
                 size_t len = strlen(nm);
@@ -355,7 +342,7 @@ int tar_extract(Stream *s, int dest_fd, TarFilter filter, void *userdata, const 
                 size_t dir_len = slash ? (size_t) (slash - nm) : 0;
                 _cleanup_close_ int dfd = open_dir_below(dest_fd, nm, tt == TAR_DIR ? len : dir_len);
                 if (dfd < 0)
-                        return fail(ret_error, dfd, "cannot create the directory of '%s': %s", nm, strerror(-dfd));
+                        return decode_error(ret_error, dfd, "cannot create the directory of '%s': %s", nm, strerror(-dfd));
                 if (tt == TAR_DIR)
                         continue;
                 _cleanup_free_ char *base = strndup(slash ? slash + 1 : nm, len - (slash ? dir_len + 1 : 0));
@@ -363,16 +350,16 @@ int tar_extract(Stream *s, int dest_fd, TarFilter filter, void *userdata, const 
                         return -ENOMEM;
                 if (tt == TAR_SYMLINK) {
                         if (symlinkat(link, dfd, base) < 0)
-                                return fail(ret_error, -errno, "cannot create the link '%s': %m", nm);
+                                return decode_error(ret_error, -errno, "cannot create the link '%s': %m", nm);
                         continue;
                 }
                 r = write_member(s, dfd, base, size);
                 if (r < 0)
-                        return fail(ret_error, r, "cannot extract '%s': %s", nm,
+                        return decode_error(ret_error, r, "cannot extract '%s': %s", nm,
                                     r == -EBADMSG ? "the archive is truncated" : strerror(-r));
                 total += size;
                 if ((r = stream_skip(s, padded - size)) < 0)
-                        return fail(ret_error, r, "the archive is truncated");
+                        return decode_error(ret_error, r, "the archive is truncated");
         }
         if (ret_total)
                 *ret_total = total;
