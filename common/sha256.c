@@ -3,7 +3,6 @@
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/dlopen-util.h"
 #include "common/macro.h"
@@ -89,34 +88,11 @@ int sha256_hex(const void *data, size_t size, char ret_hex[SHA256_HEX_SIZE])
         return r;
 }
 
-int sha256_fd_hex(int fd, char ret_hex[SHA256_HEX_SIZE])
-{
-        _cleanup_(sha256_freep) Sha256 *h = NULL;
-        int r = sha256_new(&h);
-        if (r < 0)
-                return r;
-        _cleanup_free_ char *buf = malloc(1 << 16);
-        if (!buf)
-                return -ENOMEM;
-        for (;;) {
-                ssize_t n = read(fd, buf, 1 << 16);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;
-                if ((r = sha256_update(h, buf, (size_t) n)) < 0)
-                        return r;
-        }
-        return sha256_final_hex(h, ret_hex);
-}
-
-int sha256_hex_valid(const char *s)
+bool sha256_hex_valid(const char *s)
 {
         size_t n = 0;
         for (; s && s[n]; n++)
                 if (!strchr("0123456789abcdefABCDEF", s[n]))
-                        return 0;
+                        return false;
         return n == 64;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,8 +26,5 @@ static inline void sha256_freep(Sha256 **h)
 
 /* One-shot hash of a buffer. */
 int sha256_hex(const void *data, size_t size, char ret_hex[SHA256_HEX_SIZE]);
-/* Hash of everything read from fd (from its current offset to the end). */
-int sha256_fd_hex(int fd, char ret_hex[SHA256_HEX_SIZE]);
-
 /* True if s is 64 hex digits (either case). */
-int sha256_hex_valid(const char *s);
+bool sha256_hex_valid(const char *s);

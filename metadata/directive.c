@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "common/macro.h"
+#include "common/sha256.h"
 #include "common/strv.h"
 #include "metadata/decode-error.h"
 #include "metadata/directive.h"
@@ -134,15 +135,6 @@ static bool text_ok(const char *s)
         return true;
 }
 
-static bool sha256_ok(const char *s)
-{
-        size_t n = 0;
-        for (; s[n]; n++)
-                if (!strchr("0123456789abcdefABCDEF", s[n]))
-                        return false;
-        return n == 64;
-}
-
 static int parse_kernel_install(json_t *in, DirectiveKernel *k, char **ret_error)
 {
         if (!json_is_object(in))
@@ -171,7 +163,7 @@ static int parse_kernel_install(json_t *in, DirectiveKernel *k, char **ret_error
                 return decode_error(ret_error, -EINVAL, "directive: \"kernel.install\" needs exactly one of package, deb, url");
         if (!!k->url != !!k->sha256)
                 return decode_error(ret_error, -EINVAL, "directive: \"kernel.install.url\" goes with \"sha256\" (and only it)");
-        if (k->sha256 && !sha256_ok(k->sha256))
+        if (k->sha256 && !sha256_hex_valid(k->sha256))
                 return decode_error(ret_error, -EINVAL, "directive: \"kernel.install.sha256\" must be 64 hexadecimal digits");
         if (k->url && strncmp(k->url, "http://", 7) != 0 && strncmp(k->url, "https://", 8) != 0)
                 return decode_error(ret_error, -EINVAL, "directive: \"kernel.install.url\" must be http:// or https://");
