@@ -661,13 +661,13 @@ int kernel_install(const Context *ctx, const InstallRequest *q, char **ret_relea
                         return r;
                 const char *names[] = { "config-", "System.map-", "initrd.img-", "vmlinuz-" };
                 const char *srcs[] = { p.config, p.sysmap, p.initrd, p.image };
-                _cleanup_free_ char *stale[5] = {};
+                _cleanup_strv_free_ char **files = NULL;
                 for (size_t i = 0; i < 4; i++)
-                        if (asprintf(&stale[i], "%s%s", names[i], p.release) < 0)
+                        if (strv_pushf(&files, "%s%s", names[i], p.release) < 0)
                                 return log_oom();
-                (void) remove_stale_temps(boot, (const char *const *) stale);
+                (void) remove_stale_temps(boot, (const char *const *) files);
                 for (size_t i = 0; i < 4; i++)
-                        if (srcs[i] && (r = place_boot_file(ctx, srcs[i], stale[i], i == 2 ? INITRD_FILE_MAX : IMAGE_FILE_MAX)) < 0)
+                        if (srcs[i] && (r = place_boot_file(ctx, srcs[i], files[i], i == 2 ? INITRD_FILE_MAX : IMAGE_FILE_MAX)) < 0)
                                 return r;
                 if (!p.initrd && root_is_host(ctx->root) && !access("/etc/kernel/postinst.d", F_OK))
                         log_info("No initrd given: the kernel hooks (initramfs-tools) make one");
