@@ -46,6 +46,9 @@ static void help(void)
                "                          fetch the user data and run its scripts and directives\n"
                "  userdata show           the decoded parts and their runs (never their bodies)\n"
                "  daemon [--foreground]   watch menu.lst and restore the pin after foreign rewrites\n"
+               "  kernel install --package NAME | --deb FILE | --url URL --sha256 HEX |\n"
+               "           --image FILE [--initrd FILE] [--modules DIR|TAR]  [--reinstall]\n"
+               "                          install a kernel and add its menu entry (the pin stays)\n"
                "  kernel trial SEL        boot SEL once; the pinned default is the known-good kernel\n"
                "  kernel commit           make the running trial kernel the pinned default\n"
                "  kernel rollback         end the trial; the known-good kernel stays the default\n"
@@ -71,8 +74,9 @@ static void help(void)
 int cli_check_options(const CliArgs *a, unsigned allowed, const char *verb)
 {
         static const char *const names[] = { "--default", "--fallback", "--no-fallback", "--reapply",
-                                             "--metadata-url", "--foreground", "--title/--initrd/--args/--root-device/--first",
-                                             "--kernel", "--from/--sha256/--persist/--dry-run", "--cert" };
+                                             "--metadata-url", "--foreground", "--title/--args/--root-device/--first",
+                                             "--kernel", "--from/--persist/--dry-run", "--cert", "--initrd",
+                                             "--package/--deb/--url/--image/--modules/--reinstall", "--sha256" };
         for (size_t i = 0; i < ELEMENTSOF(names); i++)
                 if ((a->seen & (1u << i)) && !(allowed & (1u << i))) {
                         log_error("'%s' does not take %s", verb, names[i]);
@@ -107,6 +111,11 @@ static void args_done(CliArgs *a)
         free(a->from);
         free(a->sha256);
         free(a->cert);
+        free(a->package);
+        free(a->deb);
+        free(a->url);
+        free(a->image);
+        free(a->modules);
 }
 
 /* Parses the options and runs the verb; returns the exit code. *json tells whether --json was seen. */
@@ -115,7 +124,8 @@ static int parse_and_run(int argc, char **argv, bool *json)
         enum { ARG_ROOT = 0x100, ARG_CONFIG, ARG_JSON, ARG_VERBOSE, ARG_HELP, ARG_VERSION, ARG_DEFAULT,
                ARG_FALLBACK, ARG_NO_FALLBACK, ARG_REAPPLY, ARG_METADATA_URL, ARG_FOREGROUND,
                ARG_TITLE, ARG_KERNEL, ARG_INITRD, ARG_ARGS, ARG_ROOT_DEVICE, ARG_FIRST,
-               ARG_FROM, ARG_SHA256, ARG_PERSIST, ARG_DRY_RUN, ARG_CERT };
+               ARG_FROM, ARG_SHA256, ARG_PERSIST, ARG_DRY_RUN, ARG_CERT,
+               ARG_PACKAGE, ARG_DEB, ARG_URL, ARG_IMAGE, ARG_MODULES, ARG_REINSTALL };
         static const struct option options[] = {
                 { "root", required_argument, NULL, ARG_ROOT },
                 { "config", required_argument, NULL, ARG_CONFIG },
@@ -140,6 +150,12 @@ static int parse_and_run(int argc, char **argv, bool *json)
                 { "persist", no_argument, NULL, ARG_PERSIST },
                 { "dry-run", no_argument, NULL, ARG_DRY_RUN },
                 { "cert", required_argument, NULL, ARG_CERT },
+                { "package", required_argument, NULL, ARG_PACKAGE },
+                { "deb", required_argument, NULL, ARG_DEB },
+                { "url", required_argument, NULL, ARG_URL },
+                { "image", required_argument, NULL, ARG_IMAGE },
+                { "modules", required_argument, NULL, ARG_MODULES },
+                { "reinstall", no_argument, NULL, ARG_REINSTALL },
                 {}
         };
 
@@ -218,9 +234,28 @@ static int parse_and_run(int argc, char **argv, bool *json)
                                                         : &a.root_device;
                         if (!(*slot = strdup(optarg)))
                                 return log_oom(), EXIT_PROBLEM;
-                        a.seen |= c == ARG_KERNEL ? OPT_KERNEL : OPT_ENTRY;
+                        a.seen |= c == ARG_KERNEL ? OPT_KERNEL : c == ARG_INITRD ? OPT_INITRD : OPT_ENTRY;
                         break;
                 }
+                case ARG_PACKAGE:
+                case ARG_DEB:
+                case ARG_URL:
+                case ARG_IMAGE:
+                case ARG_MODULES: {
+                        char **slot = c == ARG_PACKAGE ? &a.package
+                                      : c == ARG_DEB   ? &a.deb
+                                      : c == ARG_URL   ? &a.url
+                                      : c == ARG_IMAGE ? &a.image
+                                                       : &a.modules;
+                        if (!(*slot = strdup(optarg)))
+                                return log_oom(), EXIT_PROBLEM;
+                        a.seen |= OPT_INSTALL;
+                        break;
+                }
+                case ARG_REINSTALL:
+                        a.reinstall = true;
+                        a.seen |= OPT_INSTALL;
+                        break;
                 case ARG_FIRST:
                         a.first = true;
                         a.seen |= OPT_ENTRY;
@@ -229,7 +264,7 @@ static int parse_and_run(int argc, char **argv, bool *json)
                 case ARG_SHA256:
                         if (!(*(c == ARG_FROM ? &a.from : &a.sha256) = strdup(optarg)))
                                 return log_oom(), EXIT_PROBLEM;
-                        a.seen |= OPT_SWAP;
+                        a.seen |= c == ARG_FROM ? OPT_SWAP : OPT_SHA256;
                         break;
                 case ARG_CERT:
                         if (!(a.cert = strdup(optarg)))

@@ -18,9 +18,12 @@ typedef struct CliArgs {
         bool foreground;       /* daemon: log to stderr even under systemd */
         char *title, *kernel, *initrd, *kargs, *root_device; /* menu add; kernel also module check */
         bool first;            /* menu add --first */
-        char *from, *sha256;   /* module swap --from --sha256 */
+        char *from;            /* module swap --from */
+        char *sha256;          /* module swap, kernel install --url: --sha256 */
         char *cert;            /* module check/swap --cert FILE|auto */
         bool persist, dry_run; /* module swap --persist --dry-run */
+        char *package, *deb, *url, *image, *modules; /* kernel install sources */
+        bool reinstall;        /* kernel install --reinstall */
         unsigned seen;         /* bit set of CliOption given */
 } CliArgs;
 
@@ -31,10 +34,13 @@ typedef enum CliOption {
         OPT_REAPPLY = 1 << 3,
         OPT_METADATA_URL = 1 << 4,
         OPT_FOREGROUND = 1 << 5,
-        OPT_ENTRY = 1 << 6,    /* --title --initrd --args --root-device --first */
+        OPT_ENTRY = 1 << 6,    /* --title --args --root-device --first */
         OPT_KERNEL = 1 << 7,   /* --kernel: menu add's kernel path, module check's release */
-        OPT_SWAP = 1 << 8,     /* --from --sha256 --persist --dry-run (module swap) */
+        OPT_SWAP = 1 << 8,     /* --from --persist --dry-run (module swap) */
         OPT_CERT = 1 << 9,     /* --cert (module check, module swap) */
+        OPT_INITRD = 1 << 10,  /* --initrd: menu add, kernel install --image */
+        OPT_INSTALL = 1 << 11, /* --package --deb --url --image --modules --reinstall */
+        OPT_SHA256 = 1 << 12,  /* --sha256 (module swap, kernel install) */
 } CliOption;
 
 /* Runs the command line; a failed command given --json that printed nothing on stdout prints

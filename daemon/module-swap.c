@@ -23,7 +23,7 @@
 #include "daemon/proc.h"
 #include "daemon/state.h"
 #include "metadata/gunzip.h"
-#include "metadata/sha256.h"
+#include "common/sha256.h"
 #include "metadata/url-fetch.h"
 #include "modules/module-kmod.h"
 #include "modules/module-swap.h"
@@ -103,6 +103,10 @@ static int stage_add(Staging *s, const char *member, const void *data, size_t si
                 }
         if (size > MODULE_FILE_MAX)
                 return -EFBIG;
+        char hex[SHA256_HEX_SIZE];
+        int r = sha256_hex(data, size, hex);
+        if (r < 0)
+                return r;
         Candidate *grown = realloc(s->c, (s->n + 1) * sizeof(Candidate));
         if (!grown)
                 return -ENOMEM;
@@ -114,7 +118,7 @@ static int stage_add(Staging *s, const char *member, const void *data, size_t si
                 return -ENOMEM;
         }
         c->name = TAKE_PTR(name);
-        sha256_hex(data, size, c->sha256);
+        memcpy(c->sha256, hex, sizeof hex);
         s->n++;
         return write_file_atomic(c->path, data, size, 0600, 0);
 }
@@ -193,7 +197,8 @@ static int stage_source(Staging *s, const ModuleSwapRequest *req)
                                     : log_source_error(r, s, req->from);
         if (req->sha256) {
                 char hex[SHA256_HEX_SIZE];
-                sha256_hex(data, size, hex);
+                if ((r = sha256_hex(data, size, hex)) < 0)
+                        return log_error_errno(r, "Cannot hash %s: %m", req->from);
                 if (strcasecmp(hex, req->sha256) != 0)
                         return log_error_errno(EBADMSG, "%s has sha256 %s, not %s: nothing changed", req->from, hex,
                                                req->sha256);
@@ -647,7 +652,7 @@ int module_swap_run(const Context *ctx, const ModuleSwapRequest *req, bool quiet
                 log_error("'%s' is not a module name", req->name);
                 return EXIT_USAGE;
         }
-        if (req->sha256 && (strlen(req->sha256) != 64 || strspn(req->sha256, "0123456789abcdefABCDEF") != 64)) {
+        if (req->sha256 && !sha256_hex_valid(req->sha256)) {
                 log_error("--sha256 takes 64 hex digits");
                 return EXIT_USAGE;
         }
@@ -893,7 +898,7 @@ int module_swap_run(const Context *ctx, const ModuleSwapRequest *req, bool quiet
 
 int module_swap_verb(Context *ctx, CliArgs *args)
 {
-        if (cli_check_options(args, OPT_SWAP | OPT_CERT, "module swap") < 0)
+        if (cli_check_options(args, OPT_SWAP | OPT_CERT | OPT_SHA256, "module swap") < 0)
                 return EXIT_USAGE;
         if (!args->words[2] || args->words[3] || !args->from) {
                 log_error("'module swap' takes one module name and --from FILE|DIR|TAR");

@@ -6,6 +6,7 @@
 #include "common/chase.h"
 #include "common/macro.h"
 #include "daemon/cli.h"
+#include "daemon/kernel-install.h"
 #include "daemon/kernel-trial.h"
 #include "daemon/log.h"
 #include "daemon/protect.h"
@@ -13,11 +14,32 @@
 
 extern char **environ;
 
+static int kernel_install_verb(Context *ctx, CliArgs *args)
+{
+        if (cli_check_options(args, OPT_INSTALL | OPT_INITRD | OPT_SHA256, "kernel install") < 0)
+                return EXIT_USAGE;
+        if (args->words[2]) {
+                log_error("'kernel install' takes no arguments, only its options (see --help)");
+                return EXIT_USAGE;
+        }
+        InstallRequest q = { .package = args->package, .deb = args->deb, .url = args->url, .sha256 = args->sha256,
+                             .image = args->image, .initrd = args->initrd, .modules = args->modules,
+                             .reinstall = args->reinstall };
+        if (kernel_install_check_request(&q) < 0)
+                return EXIT_USAGE;
+        if (kernel_install(ctx, &q, NULL) < 0)
+                return EXIT_PROBLEM;
+        protect_update(ctx);
+        return EXIT_OK;
+}
+
 int verb_kernel(Context *ctx, CliArgs *args)
 {
+        const char *what = args->words[1];
+        if (what && streq(what, "install"))
+                return kernel_install_verb(ctx, args);
         if (cli_check_options(args, 0, "kernel") < 0)
                 return EXIT_USAGE;
-        const char *what = args->words[1];
         if (what && streq(what, "trial")) {
                 if (!args->words[2] || args->words[3]) {
                         log_error("'kernel trial' takes one selector (title=, kernel=, release= or bare)");
@@ -46,7 +68,7 @@ int verb_kernel(Context *ctx, CliArgs *args)
                 }
                 return protect_check_removal(ctx, args->words[2]) < 0 ? EXIT_PROBLEM : EXIT_OK;
         }
-        log_error("Unknown 'kernel' verb '%s': use trial, commit, rollback or check-remove", what ? what : "");
+        log_error("Unknown 'kernel' verb '%s': use install, trial, commit, rollback or check-remove", what ? what : "");
         return EXIT_USAGE;
 }
 

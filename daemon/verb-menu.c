@@ -98,7 +98,7 @@ int verb_menu(Context *ctx, CliArgs *args)
 {
         const char *what = args->words[1] ? args->words[1] : "show";
         if (streq(what, "add")) {
-                if (cli_check_options(args, OPT_ENTRY | OPT_KERNEL, "menu add") < 0)
+                if (cli_check_options(args, OPT_ENTRY | OPT_KERNEL | OPT_INITRD, "menu add") < 0)
                         return EXIT_USAGE;
                 if (args->words[2]) {
                         log_error("'menu add' takes --title, --kernel, --initrd, --args, --root-device, --first");

@@ -8,6 +8,7 @@
 #include "common/fileio.h"
 #include "common/macro.h"
 #include "daemon/cli.h"
+#include "daemon/kernel-install.h"
 #include "daemon/log.h"
 #include "daemon/module-swap.h"
 #include "daemon/pin.h"
@@ -161,7 +162,7 @@ static int apply_directive(const Context *ctx, const UserDataPart *p, const char
         const Directive *d = p->directive;
         Pin pin = { .default_sel = d->pin_default, .fallback_sels = d->pin_fallback };
         PinOutcome outcome = PIN_HELD;
-        _cleanup_free_ char *summary = NULL, *problem = NULL;
+        _cleanup_free_ char *summary = NULL, *problem = NULL, *kernel_done = NULL;
         /* the selectors are user data: problems with them come back unlogged and unquoted, and are
          * reported below under the part's name; other errors (menu.lst, state) are logged there */
         r = d->pin_default ? pin_set(ctx, &pin, &outcome, &summary, &problem) : 0;
@@ -169,14 +170,20 @@ static int apply_directive(const Context *ctx, const UserDataPart *p, const char
         if (r >= 0 && d->n_module_swaps > 0 &&
             (r = module_swap_directive(ctx, d->module_swaps, d->n_module_swaps, &modules, &problem)) > 0)
                 r = -EIO; /* a swap failed: said in problem */
+        /* "kernel": install (and trial) after the pin, which names the known-good kernel */
+        if (r >= 0 && d->kernel && (r = kernel_directive_apply(ctx, d->kernel, &kernel_done)) < 0 && !problem)
+                problem = strdup("its kernel install or trial failed (see the error above)");
         const char *status = r < 0 ? "failed" : "success";
         _cleanup_free_ char *msg = NULL, *note = NULL;
         int k;
         if (r >= 0)
-                k = asprintf(&msg, "applied its %s (%s)", d->pin_default ? "pin" : "module swaps",
-                             !d->pin_default                              ? "every module swapped"
+                k = asprintf(&msg, "applied its %s%s%s%s%s%s%s", d->pin_default ? "pin (" : "",
+                             !d->pin_default                      ? ""
                              : outcome == PIN_RESTORED && summary ? summary
-                                                                  : "menu.lst already boots the pinned entries");
+                                                                  : "menu.lst already boots the pinned entries",
+                             d->pin_default ? ")" : "", d->pin_default && (modules || kernel_done) ? " and " : "",
+                             modules ? "module swaps (every module swapped)" : "", modules && kernel_done ? " and " : "",
+                             kernel_done ?: "");
         else {
                 const char *why = problem ? problem : "it could not be applied (see the error above)";
                 char h[13];
@@ -192,6 +199,9 @@ static int apply_directive(const Context *ctx, const UserDataPart *p, const char
                 return r;
         event(p, instance_id, status, NULL, msg);
         *ret_status = status;
+        /* recorded first: the trial's boot does not run this part again */
+        if (r >= 0 && d->kernel && d->kernel->reboot)
+                kernel_directive_reboot(ctx);
         return 0;
 }
 

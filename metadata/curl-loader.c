@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdbool.h>
 
+#include "common/dlopen-util.h"
 #include "metadata/curl-loader.h"
 
 CurlFunctions kk_curl;
@@ -13,13 +13,7 @@ int curl_load(void)
         if (state <= 0)
                 return state;
 
-        void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-        if (!h)
-                return state = -ENOENT;
-        struct {
-                void **slot;
-                const char *name;
-        } syms[] = {
+        const DlSym syms[] = {
                 { (void **) &kk_curl.global_init, "curl_global_init" },
                 { (void **) &kk_curl.easy_init, "curl_easy_init" },
                 { (void **) &kk_curl.easy_cleanup, "curl_easy_cleanup" },
@@ -31,11 +25,9 @@ int curl_load(void)
                 { (void **) &kk_curl.slist_append, "curl_slist_append" },
                 { (void **) &kk_curl.slist_free_all, "curl_slist_free_all" },
         };
-        for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++)
-                if (!(*syms[i].slot = dlsym(h, syms[i].name))) {
-                        dlclose(h);
-                        return state = -ELIBBAD;
-                }
+        int r = dlopen_symbols("libcurl.so.4", syms, sizeof syms / sizeof syms[0]);
+        if (r < 0)
+                return state = r;
         /* the handle stays open for the life of the process, as libcurl expects */
         if (kk_curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
                 return state = -EIO;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "common/macro.h"
+#include "common/sha256.h"
 #include "common/strv.h"
 #include "metadata/decode-error.h"
 #include "metadata/directive.h"
@@ -29,6 +30,13 @@ Directive *directive_free(Directive *d)
                 free(d->module_swaps[i].sha256);
         }
         free(d->module_swaps);
+        if (d->kernel) {
+                free(d->kernel->package);
+                free(d->kernel->deb);
+                free(d->kernel->url);
+                free(d->kernel->sha256);
+                free(d->kernel);
+        }
         free(d);
         return NULL;
 }
@@ -120,9 +128,8 @@ static int parse_pin(json_t *pin, Directive *d, char **ret_error)
         return 0;
 }
 
-/* ---- "modules": {"swap": [{"name", "url", "sha256", "persist"}]} ---- */
-
-static bool printable(const char *s, size_t max)
+/* One line of printable text without blanks (a URL, a package name, a path), at most max bytes. */
+static bool text_ok(const char *s, size_t max)
 {
         size_t n = strlen(s);
         if (n == 0 || n > max)
@@ -132,6 +139,8 @@ static bool printable(const char *s, size_t max)
                         return false;
         return true;
 }
+
+/* ---- "modules": {"swap": [{"name", "url", "sha256", "persist"}]} ---- */
 
 static int parse_module_swap(json_t *o, size_t i, DirectiveModuleSwap *m, char **ret_error)
 {
@@ -150,7 +159,7 @@ static int parse_module_swap(json_t *o, size_t i, DirectiveModuleSwap *m, char *
                         if (!(m->name = strdup(s)))
                                 return -ENOMEM;
                 } else if (streq(key, "url")) {
-                        if (!s || !printable(s, DIRECTIVE_URL_MAX) ||
+                        if (!s || !text_ok(s, DIRECTIVE_URL_MAX) ||
                             (!strneq(s, "http://", 7) && !strneq(s, "https://", 8)))
                                 return decode_error(ret_error, -EINVAL,
                                                     "directive: \"modules.swap\"[%zu].url must be an http:// or https:// "
@@ -159,7 +168,7 @@ static int parse_module_swap(json_t *o, size_t i, DirectiveModuleSwap *m, char *
                         if (!(m->url = strdup(s)))
                                 return -ENOMEM;
                 } else if (streq(key, "sha256")) {
-                        if (!s || strlen(s) != 64 || strspn(s, "0123456789abcdefABCDEF") != 64)
+                        if (!s || !sha256_hex_valid(s))
                                 return decode_error(ret_error, -EINVAL,
                                                     "directive: \"modules.swap\"[%zu].sha256 must be 64 hex digits", i);
                         if (!(m->sha256 = strdup(s)))
@@ -213,6 +222,80 @@ static int parse_modules(json_t *modules, Directive *d, char **ret_error)
         return 0;
 }
 
+/* ---- "kernel": {"install": {...}, "trial": bool, "reboot": bool} ---- */
+
+static int parse_kernel_install(json_t *in, DirectiveKernel *k, char **ret_error)
+{
+        if (!json_is_object(in))
+                return decode_error(ret_error, -EINVAL, "directive: \"kernel.install\" must be an object");
+        static const char *const keys[] = { "package", "deb", "url", "sha256" };
+        char **slots[] = { &k->package, &k->deb, &k->url, &k->sha256 };
+        const char *key;
+        json_t *v;
+        size_t n = 0;
+        json_object_foreach(in, key, v) {
+                n++;
+                size_t i = 0;
+                while (i < ELEMENTSOF(keys) && !streq(key, keys[i]))
+                        i++;
+                if (i == ELEMENTSOF(keys))
+                        return decode_error(ret_error, -EINVAL,
+                                            "directive: key %zu of \"kernel.install\" is unknown (known: package, deb, url, sha256)", n);
+                if (!json_is_string(v) || !text_ok(json_string_value(v), DIRECTIVE_STRING_MAX))
+                        return decode_error(ret_error, -EINVAL,
+                                            "directive: \"kernel.install.%s\" must be a string of 1..%u printable characters without blanks",
+                                            keys[i], DIRECTIVE_STRING_MAX);
+                if (!(*slots[i] = strdup(json_string_value(v))))
+                        return -ENOMEM;
+        }
+        if (!!k->package + !!k->deb + !!k->url != 1)
+                return decode_error(ret_error, -EINVAL, "directive: \"kernel.install\" needs exactly one of package, deb, url");
+        if (!!k->url != !!k->sha256)
+                return decode_error(ret_error, -EINVAL, "directive: \"kernel.install.url\" goes with \"sha256\" (and only it)");
+        if (k->sha256 && !sha256_hex_valid(k->sha256))
+                return decode_error(ret_error, -EINVAL, "directive: \"kernel.install.sha256\" must be 64 hexadecimal digits");
+        if (k->url && strncmp(k->url, "http://", 7) != 0 && strncmp(k->url, "https://", 8) != 0)
+                return decode_error(ret_error, -EINVAL, "directive: \"kernel.install.url\" must be http:// or https://");
+        if (k->deb && k->deb[0] != '/')
+                return decode_error(ret_error, -EINVAL, "directive: \"kernel.install.deb\" must be an absolute path");
+        if (k->package && k->package[0] == '-')
+                return decode_error(ret_error, -EINVAL, "directive: \"kernel.install.package\" must be a package name");
+        return 0;
+}
+
+static int parse_kernel(json_t *kj, Directive *d, char **ret_error)
+{
+        if (!json_is_object(kj))
+                return decode_error(ret_error, -EINVAL, "directive: \"kernel\" must be an object");
+        DirectiveKernel *k = d->kernel = calloc(1, sizeof *k);
+        if (!k)
+                return -ENOMEM;
+        bool have_install = false;
+        const char *key;
+        json_t *v;
+        size_t n = 0;
+        int r;
+        json_object_foreach(kj, key, v) {
+                n++;
+                if (streq(key, "install")) {
+                        if ((r = parse_kernel_install(v, k, ret_error)) < 0)
+                                return r;
+                        have_install = true;
+                } else if (streq(key, "trial") || streq(key, "reboot")) {
+                        if (!json_is_boolean(v))
+                                return decode_error(ret_error, -EINVAL, "directive: \"kernel.%s\" must be true or false", key);
+                        *(streq(key, "trial") ? &k->trial : &k->reboot) = json_is_true(v);
+                } else
+                        return decode_error(ret_error, -EINVAL,
+                                            "directive: key %zu of \"kernel\" is unknown (known: install, trial, reboot)", n);
+        }
+        if (!have_install)
+                return decode_error(ret_error, -EINVAL, "directive: \"kernel\" needs \"install\"");
+        if (k->reboot && !k->trial)
+                return decode_error(ret_error, -EINVAL, "directive: \"kernel.reboot\" needs \"trial\": true");
+        return 0;
+}
+
 int directive_parse(const char *data, size_t size, Directive **ret, char **ret_error)
 {
         if (!directive_detect(data, size))
@@ -246,12 +329,16 @@ int directive_parse(const char *data, size_t size, Directive **ret, char **ret_e
                 } else if (streq(key, "modules")) {
                         if ((r = parse_modules(v, dd, ret_error)) < 0)
                                 return r;
+                } else if (streq(key, "kernel")) {
+                        if ((r = parse_kernel(v, dd, ret_error)) < 0)
+                                return r;
                 } else
                         return decode_error(ret_error, -EINVAL,
-                                            "directive: key %zu of the object is unknown (known: pin, modules)", k);
+                                            "directive: key %zu of the object is unknown (known: pin, modules, kernel)", k);
         }
-        if (!dd->pin_default && dd->n_module_swaps == 0)
-                return decode_error(ret_error, -EINVAL, "directive: nothing to do (expected \"pin\" or \"modules\")");
+        if (!dd->pin_default && dd->n_module_swaps == 0 && !dd->kernel)
+                return decode_error(ret_error, -EINVAL,
+                                    "directive: nothing to do (expected \"pin\", \"modules\" or \"kernel\")");
         *ret = TAKE_PTR(dd);
         return 0;
 }

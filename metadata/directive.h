@@ -15,7 +15,11 @@
  *                 absent leaves the fallback unmanaged.
  *   modules.swap  array of {"name": module, "url": http(s) URL of a module file or (gzipped) tar,
  *                 "sha256": 64 hex digits (required: the file is checked before it is used),
- *                 "persist": bool (optional)}: `kernelkeeper module swap` for each. */
+ *                 "persist": bool (optional)}: `kernelkeeper module swap` for each.
+ *   kernel        {"install": {"package": NAME} | {"deb": PATH} | {"url": URL, "sha256": HEX},
+ *                  "trial": bool, "reboot": bool} (as `kernel install`, then `kernel trial
+ *                  release=REL`, then a reboot into the trial). "trial" needs "install", "reboot"
+ *                  needs "trial". */
 
 #define DIRECTIVE_TOKEN "#kernelkeeper"
 #define DIRECTIVE_SELECTOR_MAX 256u
@@ -28,11 +32,19 @@ typedef struct DirectiveModuleSwap {
         bool persist;
 } DirectiveModuleSwap;
 
+#define DIRECTIVE_STRING_MAX 2048u
+
+typedef struct DirectiveKernel {
+        char *package, *deb, *url, *sha256; /* exactly one source (url with sha256) */
+        bool trial, reboot;
+} DirectiveKernel;
+
 typedef struct Directive {
         char *pin_default;    /* NULL: no pin */
         char **pin_fallback;  /* NULL: not managed; empty strv: none */
         DirectiveModuleSwap *module_swaps; /* modules.swap, in order */
         size_t n_module_swaps;
+        DirectiveKernel *kernel; /* NULL: no kernel install */
 } Directive;
 
 /* True if data begins with the directive token followed by white space, '{' or the end. */

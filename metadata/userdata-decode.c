@@ -94,6 +94,11 @@ static int add_part(Decoder *d, UserDataKind kind, UserDataFrequency freq, const
         if (!np)
                 return -ENOMEM;
         u->parts = np;
+        char hash[SHA256_HEX_SIZE];
+        int r = sha256_hex(data, size, hash);
+        if (r < 0)
+                return decode_error(d->error, r, "cannot hash a part: libcrypto.so.3 %s",
+                                    r == -ENOENT ? "is not installed" : "failed");
         UserDataPart p = {
                 .index = (unsigned) u->n_parts + 1,
                 .kind = kind,
@@ -113,7 +118,7 @@ static int add_part(Decoder *d, UserDataKind kind, UserDataFrequency freq, const
         }
         memcpy(p.data, data, size);
         p.data[size] = 0;
-        sha256_hex(data, size, p.sha256);
+        memcpy(p.sha256, hash, sizeof hash);
         u->parts[u->n_parts++] = p;
         return 0;
 }

@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 #include "metadata/directive.h"
-#include "metadata/sha256.h"
+#include "common/sha256.h"
 
 /* User data as EC2 serves it (already base64-decoded), turned into an ordered list of parts:
  *  - gzip (magic 1f 8b) is inflated first, to at most USERDATA_INFLATED_MAX bytes in all;

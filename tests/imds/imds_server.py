@@ -112,6 +112,10 @@ class Handler(BaseHTTPRequestHandler):
         imds = self.server.imds
         if self.command not in ("GET", "HEAD"):
             return self.reply(405, "", {"Allow": "OPTIONS, GET, HEAD"})
+        with imds.lock:
+            f = imds.files.get(self.path)
+        if f is not None:
+            return self.file(f)
         tok = self.headers.get("X-aws-ec2-metadata-token")
         if tok is not None:
             if not imds.use_token(tok):
@@ -122,6 +126,21 @@ class Handler(BaseHTTPRequestHandler):
         if body is None:
             return self.reply(404, "")
         self.reply(200, body)
+
+    def file(self, f):
+        data, cut = (f["data"], f.get("cut_at")) if isinstance(f, dict) else (f, None)
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.entry["status"] = 200
+        if self.command == "HEAD":
+            return
+        if cut is None:
+            self.wfile.write(data)
+            return
+        self.wfile.write(data[:cut])
+        self.wfile.flush()
+        self.close_connection = True
 
     do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = do_OPTIONS = handle_any
 
@@ -151,6 +170,9 @@ class ImdsServer:
         self.down_for = 0
         self.revoke_tokens_after = None
         self.authenticated_gets = 0
+        # path -> bytes, served to anyone (no token): kernel downloads for `kernel install --url`;
+        # or path -> {"data": bytes, "cut_at": N}: Content-Length of the whole, N bytes, then close
+        self.files = {}
         self.configure(**kw)
         self.httpd = None
 

@@ -204,7 +204,7 @@ class Runner(UserDataCase):
         self.assertNotIn("fallbak", p.stderr, "not even a key is quoted")
         self.serve(mime(("text/plain", '#kernelkeeper {"pinn": {}}')))
         p = self.userdata("run", check=1)
-        self.assertIn('MIME part 1: directive: key 1 of the object is unknown (known: pin, modules)', p.stderr)
+        self.assertIn('MIME part 1: directive: key 1 of the object is unknown (known: pin, modules, kernel)', p.stderr)
 
     def test_directive_pins(self):
         self.t.menu(MENU)

@@ -8,7 +8,7 @@
 #include "metadata/directive.h"
 #include "metadata/gunzip.h"
 #include "metadata/imds.h"
-#include "metadata/sha256.h"
+#include "common/sha256.h"
 #include "metadata/userdata.h"
 #include "tests/tap.h"
 
@@ -33,7 +33,7 @@ static size_t make_gzip(const char *text, size_t n, unsigned char *out, size_t o
 static void test_sha256(void)
 {
         char hex[SHA256_HEX_SIZE];
-        sha256_hex("", 0, hex);
+        ok(sha256_hex("", 0, hex) == 0, "libcrypto loads");
         is_str(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "sha256 of nothing");
         sha256_hex("abc", 3, hex);
         is_str(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "sha256 of abc");
@@ -192,6 +192,8 @@ static void test_mime(void)
         free(err);
 }
 
+#define SHA64 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
 static void test_directive(void)
 {
         Directive *d = NULL;
@@ -206,6 +208,13 @@ static void test_directive(void)
         ok(directive_parse(nofb, strlen(nofb), &d, &err) == 0 && !d->pin_fallback, "fallback absent: unmanaged");
         directive_free(d);
         ok(!directive_detect("#kernelkeeperx", 14), "token must end");
+        const char *kern = "#kernelkeeper\n{\"kernel\": {\"install\": {\"url\": \"http://10.0.2.2:8080/k.tar\", \"sha256\": \"" SHA64
+                           "\"}, \"trial\": true, \"reboot\": true}}";
+        d = NULL;
+        ok(directive_parse(kern, strlen(kern), &d, &err) == 0 && !d->pin_default && d->kernel && d->kernel->url &&
+                   d->kernel->sha256 && d->kernel->trial && d->kernel->reboot,
+           "kernel directive: url, sha256, trial, reboot");
+        directive_free(d);
 
         static const struct {
                 const char *text, *error;
@@ -226,6 +235,18 @@ static void test_directive(void)
                 { "#kernelkeeper\n{\"pin\": {\"default\": canary}}", "invalid JSON (syntax error)" },
                 { "#kernelkeeper\n{\"pin\": {\"default\": \"0\"}} canary", "invalid JSON (text after the JSON object)" },
                 { "#kernelkeeper\n{\"canary\": 1, \"canary\": 2}", "invalid JSON (a key appears twice)" },
+                { "#kernelkeeper\n{\"kernel\": {\"install\": {\"package\": \"linux-image-amd64\"}, \"canary\": 1}}",
+                  "key 2 of \"kernel\" is unknown" },
+                { "#kernelkeeper\n{\"kernel\": {\"install\": {\"canary\": \"x\"}}}", "key 1 of \"kernel.install\" is unknown" },
+                { "#kernelkeeper\n{\"kernel\": {\"trial\": true}}", "needs \"install\"" },
+                { "#kernelkeeper\n{\"kernel\": {\"install\": {\"url\": \"http://10.0.0.1/k.tar\"}}}", "goes with \"sha256\"" },
+                { "#kernelkeeper\n{\"kernel\": {\"install\": {\"url\": \"http://10.0.0.1/k.tar\", \"sha256\": \"abc\"}}}",
+                  "64 hexadecimal digits" },
+                { "#kernelkeeper\n{\"kernel\": {\"install\": {\"package\": \"a\", \"deb\": \"/b.deb\"}}}", "exactly one of" },
+                { "#kernelkeeper\n{\"kernel\": {\"install\": {\"deb\": \"b.deb\"}}}", "absolute path" },
+                { "#kernelkeeper\n{\"kernel\": {\"install\": {\"package\": \"a\"}, \"reboot\": true}}", "needs \"trial\"" },
+                { "#kernelkeeper\n{\"kernel\": {\"install\": {\"package\": \"a\"}, \"trial\": \"yes\"}}", "true or false" },
+                { "#kernelkeeper\n{\"kernel\": {\"install\": {\"url\": \"ftp://x/y\", \"sha256\": \"" SHA64 "\"}}}", "http:// or https://" },
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 d = NULL;
