@@ -171,8 +171,18 @@ def _essential_overlay(root):
     os.chmod(shim, 0o755)
 
 
+_image = None
+
+
 def image():
-    """Path of the cached pristine disk image, built when missing."""
+    """Path of the cached pristine disk image, built when missing (once per process)."""
+    global _image
+    if _image is None:
+        _image = _build_image()
+    return _image
+
+
+def _build_image():
     deb = kernelkeeper_deb()
     old, _ = packages()
     include = sorted(set(BASE + [old] + deb_depends(deb)))
@@ -210,7 +220,8 @@ rm -f "$1/etc/machine-id"; touch "$1/etc/machine-id"
 rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/*_Packages
 """
         log(f"mmdebstrap bookworm ({len(include)} packages, kernel {old}) -> {key}")
-        cache.run(["mmdebstrap", "--variant=minbase", "--mode=root",
+        out = tempfile.TemporaryFile()
+        res = cache.run(["mmdebstrap", "--variant=minbase", "--mode=root",
                    "--aptopt=APT::Install-Recommends \"false\"",
                    "--include=" + ",".join(include),
                    "--essential-hook=chroot \"$1\" dpkg-divert --quiet --local --rename "
@@ -221,7 +232,11 @@ rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/*_Packages
                    "deb http://deb.debian.org/debian bookworm main",
                    "deb http://deb.debian.org/debian bookworm-updates main",
                    "deb http://deb.debian.org/debian-security bookworm-security main"],
-                  stdout=subprocess.DEVNULL)
+                  stdout=out, stderr=subprocess.STDOUT, check=False)
+        if res.returncode:
+            out.seek(0)
+            tail = out.read().decode("utf-8", "replace").splitlines()[-40:]
+            raise RuntimeError("mmdebstrap failed:\n" + "\n".join(tail))
         t1 = time.monotonic()
         d = disk.Disk(tmp / "disk.img", LAYOUT, size=DISK_SIZE)
         d.create(rootfs)
