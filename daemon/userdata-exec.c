@@ -62,8 +62,8 @@ int userdata_log_open(const Context *ctx, const char *instance_id, unsigned inde
 
 /* The script runs from a sealed copy: ROOT/run/kernelkeeper-userdata/<instance>/part-<n>, mode 0500,
  * written atomically right before the fork into directories that are 0700 and owned by root, so only
- * root can change it between the hash and the exec. It is executed by that path, so its interpreter
- * gets a real path as $0 (cloud-init gives one under /var/lib/cloud): `dirname "$0"` works, as in
+ * root can change it between the hash and the exec. Its interpreter (the #! line) is started with that
+ * path, so the script gets a real path as $0 (cloud-init gives one under /var/lib/cloud): `dirname "$0"` works, as in
  * cloud-init. The copy is removed once the script has exited; /run is a tmpfs, so nothing of the
  * script is left on disk (its text may hold secrets, like its output: see userdata_log_open()). */
 int userdata_script_copy(const Context *ctx, const char *instance_id, const UserDataPart *p, char **ret_path)
@@ -95,7 +95,41 @@ int userdata_script_copy(const Context *ctx, const char *instance_id, const User
         return 0;
 }
 
-static _noreturn_ void child(const ScriptRun *run, int out_fd, const sigset_t *old_mask)
+/* The #! line as Linux reads it (fs/binfmt_script.c): the interpreter up to the first blank, the rest
+ * of the line (trimmed) as at most one argument, the line cut at 255 bytes. */
+typedef struct Interpreter {
+        char path[256];
+        char arg[256];
+} Interpreter;
+
+static int parse_interpreter(const UserDataPart *p, Interpreter *ret)
+{
+        size_t n = MIN(p->size, (size_t) 255);
+        if (n < 2 || p->data[0] != '#' || p->data[1] != '!')
+                return -ENOEXEC;
+        char line[256];
+        memcpy(line, p->data + 2, n - 2);
+        line[n - 2] = 0;
+        char *nl = strchr(line, '\n');
+        if (nl)
+                *nl = 0;
+        char *s = line + strspn(line, " \t");
+        size_t len = strcspn(s, " \t");
+        if (len == 0)
+                return -ENOEXEC;
+        Interpreter in = {};
+        memcpy(in.path, s, len);
+        s += len;
+        s += strspn(s, " \t");
+        size_t alen = strlen(s);
+        while (alen > 0 && (s[alen - 1] == ' ' || s[alen - 1] == '\t' || s[alen - 1] == '\r'))
+                alen--;
+        memcpy(in.arg, s, alen);
+        *ret = in;
+        return 0;
+}
+
+static _noreturn_ void child(const ScriptRun *run, const Interpreter *interp, int out_fd, const sigset_t *old_mask)
 {
         /* its own session and process group: the timeout kills everything it started */
         (void) setsid();
@@ -133,8 +167,11 @@ static _noreturn_ void child(const ScriptRun *run, int out_fd, const sigset_t *o
                 part,
                 NULL,
         };
-        char *argv[] = { (char *) run->script_path, NULL };
-        execve(run->script_path, argv, envp);
+        /* as the kernel runs a #! script, but by hand: /run is mounted noexec on Debian (its
+         * initramfs mounts it so), and the interpreter only reads the copy */
+        char *argv[] = { (char *) interp->path, interp->arg[0] ? (char *) interp->arg : (char *) run->script_path,
+                         interp->arg[0] ? (char *) run->script_path : NULL, NULL };
+        execve(interp->path, argv, envp);
         dprintf(STDERR_FILENO, "kernelkeeper: cannot execute user-data part %u: %s\n", run->part->index,
                 strerror(errno));
         _exit(127);
@@ -158,6 +195,10 @@ static int copy_output(int in_fd, int log_fd, int journal_fd, bool *ret_eof)
 
 int userdata_script_exec(const ScriptRun *run, ScriptOutcome *ret)
 {
+        Interpreter interp;
+        int r0 = parse_interpreter(run->part, &interp);
+        if (r0 < 0)
+                return r0;
         int pipefd[2];
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return negative_errno();
@@ -192,7 +233,7 @@ int userdata_script_exec(const ScriptRun *run, ScriptOutcome *ret)
                 return r;
         }
         if (pid == 0)
-                child(run, out_w, &old_mask);
+                child(run, &interp, out_w, &old_mask);
         /* the parent's copies: EOF on the pipe must mean the script's side is closed */
         close(TAKE_FD(out_w));
 

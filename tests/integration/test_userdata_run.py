@@ -297,6 +297,30 @@ class Runner(UserDataCase):
         self.assertFalse(os.path.exists(zero), "the copy is removed after the run")
         self.assertEqual(self.trace("trace"), ["zero"])
 
+    def test_scripts_run_from_a_noexec_run(self):
+        """Debian's initramfs mounts /run noexec: the interpreter named by the #! line (with its one
+        optional argument, as Linux splits it) is started on the copy, which it only reads."""
+        if subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode != 0:
+            self.skipTest("unshare -rm (a user + mount namespace) is not available here")
+        ud = mime(("text/x-shellscript", self.script("plain", f'echo "$0" > {self.out}/zero')),
+                  ("text/x-shellscript", self.script("with-arg", 'false\necho "not reached: -e was lost"',
+                                                     shebang="#!/bin/sh -e  ")),
+                  ("text/x-shellscript", self.script("env", "", shebang="#! /usr/bin/env sh")))
+        self.serve(ud)
+        run = self.t.path("/run")
+        os.makedirs(run, exist_ok=True)
+        env = dict(os.environ)
+        env.pop("JOURNAL_STREAM", None)
+        env.pop("INVOCATION_ID", None)
+        p = subprocess.run(["unshare", "-rm", "sh", "-c", 'mount -t tmpfs -o noexec,nosuid,nodev tmpfs "$1" && '
+                            'shift && exec "$@"', "sh", run, kktest.BINARY, "--root", self.t.root,
+                            "userdata", "run", "--metadata-url", self.srv.url],
+                           capture_output=True, text=True, env=env, timeout=60)
+        self.assertEqual(self.trace("trace"), ["plain", "with-arg", "env"], p.stderr)
+        self.assertEqual(sorted((r["status"], r["exit_status"]) for r in self.runs().values()),
+                         [("failed", 1), ("success", 0), ("success", 0)], p.stderr)
+        self.assertIn("/run/kernelkeeper-userdata/", open(os.path.join(self.out, "zero")).read())
+
     def test_directive_selector_never_quoted(self):
         """A selector that matches nothing: the part and the problem are named, the selector (user
         data) is in no output, log line or file."""

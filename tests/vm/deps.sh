@@ -16,6 +16,9 @@ cpio
 kmod
 python3
 libdevmapper1.02.1
+mmdebstrap
+dpkg-dev
+debhelper
 "
 # qemu-system-x86: the VM (TCG); seabios: the BIOS that runs GRUB Legacy's MBR.
 # fdisk: sfdisk (partition table without loop devices).
@@ -24,6 +27,8 @@ libdevmapper1.02.1
 #   runs it on hosts whose kernel cannot execute 32-bit code.
 # cpio: initramfs archives; kmod: depmod/modprobe for the guest's module tree.
 # libdevmapper1.02.1: needed by the unpacked grub-common's grub-mkimage (PV-GRUB2).
+# mmdebstrap: the real Debian 12 guest (vmlib/debian_guest.py) from the Debian archive;
+#   dpkg-dev + debhelper: the kernelkeeper .deb it installs (tests/package/build-deb).
 
 missing=""
 for p in $PACKAGES; do
