@@ -6,7 +6,7 @@ mmdebstrap builds the root from the Debian archive; kernelkeeper's .deb is insta
 mmdebstrap chroot with `dpkg -i` (a customize hook): that is dpkg's own install path (unpack,
 conffiles, maintainer scripts: deb-systemd-helper enables the units, the catalog is compiled), done
 once per cached image instead of costing every boot a first-boot install under TCG. The root goes
-on a 2 GiB MBR disk (ext4, 4 KiB blocks) with GRUB Legacy 0.97 installed by disk.py; GRUB boots it
+on a 3 GiB MBR disk (ext4, 4 KiB blocks) with GRUB Legacy 0.97 installed by disk.py; GRUB boots it
 through the menu.lst that Debian's update-grub wrote in the chroot.
 
 The image is cached under <cache>/debian-guest/<key>/disk.img, keyed by the candidate versions of
@@ -30,7 +30,7 @@ from . import cache, disk, metadata, qemu
 
 HERE = pathlib.Path(__file__).resolve().parent
 TOP = HERE.parent.parent.parent
-DISK_SIZE = 2 * 1024 * 1024 * 1024
+DISK_SIZE = 3 * 1024 * 1024 * 1024
 LAYOUT = disk.LAYOUTS["ext4"]
 KOPT = "root=/dev/vda1 ro console=ttyS0,115200 net.ifnames=0 panic=1"
 # what the notes' lab image had, plus grub-legacy and the packages kernelkeeper's .deb depends on
@@ -83,12 +83,26 @@ def packages():
 
 
 def second_kernel_deb():
+    """The second kernel's Debian package for `dpkg -i` in the guest: the archive's .deb with its
+    data.tar recompressed as none (dpkg-deb -R, then -b -Znone; contents and maintainer scripts
+    unchanged), since xz-decompressing 400 MB of modules costs minutes under TCG. Cached."""
     _, new = packages()
     version = cache.candidate_version(new)
-    deb = cache.cache_dir() / "debs" / f"{new}_{version.replace(':', '%3a')}_amd64.deb"
+    safe = version.replace(":", "%3a")
+    deb = cache.cache_dir() / "debs" / f"{new}_{safe}_amd64.deb"
     if not deb.exists():
         cache.unpacked(new, version)    # downloads it into debs/
-    return deb
+    out = cache.cache_dir() / "debian-guest" / f"{new}_{safe}_amd64.uncompressed.deb"
+    if out.exists():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".repack-") as tmp:
+        tree = pathlib.Path(tmp) / "tree"
+        cache.run(["dpkg-deb", "-R", str(deb), str(tree)])
+        cache.run(["dpkg-deb", "--root-owner-group", "-Znone", "-b", str(tree), str(pathlib.Path(tmp) / "k.deb")],
+                  stdout=subprocess.DEVNULL)
+        os.rename(pathlib.Path(tmp) / "k.deb", out)
+    return out
 
 
 def _sha256(path):
@@ -213,6 +227,8 @@ cp {tmp}/kernelkeeper.deb "$1/tmp/kernelkeeper.deb"
 chroot "$1" dpkg -i /tmp/kernelkeeper.deb
 rm "$1/tmp/kernelkeeper.deb"
 chroot "$1" systemctl enable kk-vmtest.service
+# no login prompt on the console: agetty would write into the middle of the test's KK: lines
+chroot "$1" systemctl mask serial-getty@ttyS0.service
 chroot "$1" update-grub -y
 rm "$1/usr/sbin/grub-probe"
 chroot "$1" dpkg-divert --quiet --local --rename --remove /usr/sbin/grub-probe
