@@ -262,8 +262,12 @@ rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/*_Packages
         os.unlink(tmp / "kernelkeeper.deb")
         shutil.rmtree(ess)
         shutil.rmtree(over)
-        os.rename(tmp, dest)
-        tmp.mkdir()    # for TemporaryDirectory's cleanup
+        try:
+            os.rename(tmp, dest)
+            tmp.mkdir()    # for TemporaryDirectory's cleanup
+        except OSError:
+            if not (dest / "disk.img").exists():    # else another run built the same key meanwhile
+                raise
     log(f"image {key}: mmdebstrap {t1 - t0:.0f} s, disk {time.monotonic() - t1:.0f} s")
     return dest / "disk.img"
 
