@@ -35,7 +35,8 @@ LAYOUT = disk.LAYOUTS["ext4"]
 KOPT = "root=/dev/vda1 ro console=ttyS0,115200 net.ifnames=0 panic=1"
 # what the notes' lab image had, plus grub-legacy and the packages kernelkeeper's .deb depends on
 BASE = ["systemd-sysv", "udev", "dbus", "initramfs-tools", "zstd", "kmod", "ifupdown",
-        "isc-dhcp-client", "iproute2", "procps", "cloud-init", "python3", "grub-legacy", "curl"]
+        "isc-dhcp-client", "iproute2", "procps", "cloud-init", "python3", "grub-legacy", "curl",
+        "strace"]
 EC2_SMBIOS = ("type=1,manufacturer=Amazon EC2,product=t3.micro,"
               "serial=ec2e1916-9099-7caf-fd21-012345abcdef,uuid=ec2e1916-9099-7caf-fd21-012345abcdef")
 
