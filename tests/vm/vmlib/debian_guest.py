@@ -17,6 +17,8 @@ In the guest, kk-vmtest.service (After=multi-user.target) runs /kk/step when it 
 `KK:STEP-BEGIN` ... `KK:STEP-RC=N` on /dev/console and powers the machine off (or reboots it when
 the step leaves /kk/reboot), so every boot ends with QEMU exiting (-no-reboot)."""
 
+import atexit
+import fcntl
 import hashlib
 import os
 import pathlib
@@ -33,6 +35,8 @@ TOP = HERE.parent.parent.parent
 DISK_SIZE = 3 * 1024 * 1024 * 1024
 LAYOUT = disk.LAYOUTS["ext4"]
 KOPT = "root=/dev/vda1 ro console=ttyS0,115200 net.ifnames=0 panic=1"
+# the Xen PV variant (xen=True, its own cache key): a PV domU's disk is xvda, its console hvc0
+XEN_KOPT = "root=/dev/xvda1 ro console=hvc0 net.ifnames=0 panic=1"
 # what the notes' lab image had, plus grub-legacy and the packages kernelkeeper's .deb depends on
 BASE = ["systemd-sysv", "udev", "dbus", "initramfs-tools", "zstd", "kmod", "ifupdown",
         "isc-dhcp-client", "iproute2", "procps", "cloud-init", "python3", "grub-legacy", "curl",
@@ -52,9 +56,18 @@ def kernelkeeper_deb():
         return pathlib.Path(forced)
     logdir = os.environ.get("KK_VM_LOGDIR")
     out = pathlib.Path(logdir).parent / "deb" if logdir else cache.cache_dir() / "deb-build"
-    log(f"building kernelkeeper's .deb into {out}")
-    cache.run([str(TOP / "tests" / "package" / "build-deb"), str(out)], stdout=subprocess.DEVNULL)
-    return sorted(out.glob("kernelkeeper_*.deb"))[-1]
+    # two scenarios building images at once share `out`: build-deb empties it first, so one build
+    # at a time, and each process keeps its own copy of the result
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / ".deb-build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        log(f"building kernelkeeper's .deb into {out}")
+        cache.run([str(TOP / "tests" / "package" / "build-deb"), str(out)], stdout=subprocess.DEVNULL)
+        built = sorted(out.glob("kernelkeeper_*.deb"))[-1]
+        mine = pathlib.Path(tempfile.mkdtemp(prefix=".deb-", dir=out.parent)) / built.name
+        atexit.register(shutil.rmtree, mine.parent, True)
+        shutil.copy2(built, mine)
+    return mine
 
 
 def deb_depends(deb):
@@ -114,7 +127,7 @@ def _sha256(path):
     return h.hexdigest()
 
 
-def _overlay(root):
+def _overlay(root, xen=False):
     """Files of the guest besides the packages (the customize hook copies them in)."""
     root = pathlib.Path(root)
 
@@ -126,9 +139,10 @@ def _overlay(root):
 
     put("/etc/hostname", "debian\n")
     put("/etc/hosts", "127.0.0.1\tlocalhost\n127.0.1.1\tdebian\n")
-    put("/etc/fstab", "/dev/vda1 / ext4 rw,errors=remount-ro 0 1\n")
+    put("/etc/fstab", f"/dev/{'xvda1' if xen else 'vda1'} / ext4 rw,errors=remount-ro 0 1\n")
     # what cloud-init renders for this NIC; the cloud-init boots remove it (see enable_cloud_init)
-    put("/etc/network/interfaces.d/50-vm-eth0", "auto eth0\niface eth0 inet dhcp\n")
+    if not xen:    # the test domU has no vif
+        put("/etc/network/interfaces.d/50-vm-eth0", "auto eth0\niface eth0 inet dhcp\n")
     put("/etc/cloud/cloud-init.disabled", "")
     put("/etc/cloud/cloud.cfg.d/99-vm-ec2.cfg",
         "datasource_list: [ Ec2 ]\n"
@@ -157,20 +171,23 @@ if [ -e /kk/reboot ]; then rm -f /kk/reboot; systemctl reboot; else systemctl po
     (root / "kk").mkdir(exist_ok=True)
 
 
-def _essential_overlay(root):
+def _essential_overlay(root, xen=False):
     """Before the kernel and grub-legacy are installed: a small initramfs (virtio + ext4 only,
-    the image boots on one machine type) and the menu.lst update-grub fills in."""
+    the image boots on one machine type; + xen-blkfront for the PV variant) and the menu.lst
+    update-grub fills in (the PV variant's without GRUB 0.97's serial lines: its console is hvc0)."""
     root = pathlib.Path(root)
     (root / "etc/initramfs-tools/conf.d").mkdir(parents=True)
     (root / "etc/initramfs-tools/conf.d/kk-vm").write_text("MODULES=list\nCOMPRESS=zstd\n")
     (root / "usr/share/initramfs-tools/modules.d").mkdir(parents=True)
     (root / "usr/share/initramfs-tools/modules.d/kk-vm").write_text(
-        "virtio_pci\nvirtio_blk\next4\ncrc32c_generic\n")
+        "virtio_pci\nvirtio_blk\next4\ncrc32c_generic\n" + ("xen_blkfront\n" if xen else ""))
     grub = root / "boot/grub"
     grub.mkdir(parents=True)
     from . import guest
     menu = guest.automagic_menu(LAYOUT).replace(f"# kopt={guest.kernel_args(LAYOUT, 'kk.menu=automagic')}",
-                                                f"# kopt={KOPT}")
+                                                f"# kopt={XEN_KOPT if xen else KOPT}")
+    if xen:
+        menu = menu.replace(guest.menu_header(default=0), guest.menu_header(default=0, serial=False), 1)
     (grub / "menu.lst").write_text(menu)
     (grub / "default").write_text(guest.default_file())
     (grub / "device.map").write_text("(hd0)\t/dev/vda\n")
@@ -186,21 +203,28 @@ def _essential_overlay(root):
     os.chmod(shim, 0o755)
 
 
-_image = None
+# the PV variant: getty-generator would start a getty on the hvc0 console (cut like ttyS0's);
+# no metadata service without a NIC, so the user-data unit stays off
+XEN_HOOK = """chroot "$1" systemctl mask serial-getty@hvc0.service
+chroot "$1" systemctl disable kernelkeeper-userdata.service
+"""
+
+_image = {}
 
 
-def image():
-    """Path of the cached pristine disk image, built when missing (once per process)."""
-    global _image
-    if _image is None:
-        _image = _build_image()
-    return _image
+def image(xen=False):
+    """Path of the cached pristine disk image, built when missing (once per process).
+    xen=True: the Xen PV variant (XEN_KOPT, xen-blkfront in the initramfs, both kernels
+    installed, no NIC stanza, kernelkeeper-userdata disabled, serial-getty@hvc0 masked)."""
+    if xen not in _image:
+        _image[xen] = _build_image(xen)
+    return _image[xen]
 
 
-def _build_image():
+def _build_image(xen=False):
     deb = kernelkeeper_deb()
-    old, _ = packages()
-    include = sorted(set(BASE + [old] + deb_depends(deb)))
+    old, new = packages()
+    include = sorted(set(BASE + [old] + ([new] if xen else []) + deb_depends(deb)))
     versions = _versions(include)
     h = hashlib.sha256()
     for name in include:
@@ -208,7 +232,7 @@ def _build_image():
     h.update(_sha256(deb).encode())
     for f in (HERE / "debian_guest.py", HERE / "disk.py", HERE / "guest.py"):
         h.update(f.read_bytes())
-    key = h.hexdigest()[:16]
+    key = ("xen-" if xen else "") + h.hexdigest()[:16]
     base = cache.cache_dir() / "debian-guest"
     dest = base / key
     if (dest / "disk.img").exists():
@@ -218,8 +242,8 @@ def _build_image():
     with tempfile.TemporaryDirectory(dir=base, prefix=".build-") as tmp:
         tmp = pathlib.Path(tmp)
         ess, over = tmp / "essential", tmp / "overlay"
-        _essential_overlay(ess)
-        _overlay(over)
+        _essential_overlay(ess, xen)
+        _overlay(over, xen)
         shutil.copy2(deb, tmp / "kernelkeeper.deb")
         rootfs = tmp / "root"
         hook = f"""set -eu
@@ -230,13 +254,13 @@ rm "$1/tmp/kernelkeeper.deb"
 chroot "$1" systemctl enable kk-vmtest.service
 # no login prompt on the console: agetty would write into the middle of the test's KK: lines
 chroot "$1" systemctl mask serial-getty@ttyS0.service
-chroot "$1" update-grub -y
+{XEN_HOOK if xen else ""}chroot "$1" update-grub -y
 rm "$1/usr/sbin/grub-probe"
 chroot "$1" dpkg-divert --quiet --local --rename --remove /usr/sbin/grub-probe
 rm -f "$1/etc/machine-id"; touch "$1/etc/machine-id"
 rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/*_Packages
 """
-        log(f"mmdebstrap bookworm ({len(include)} packages, kernel {old}) -> {key}")
+        log(f"mmdebstrap bookworm ({len(include)} packages, kernel {old}{' + ' + new if xen else ''}) -> {key}")
         out = tempfile.TemporaryFile()
         res = cache.run(["mmdebstrap", "--variant=minbase", "--mode=root",
                    "--aptopt=APT::Install-Recommends \"false\"",
@@ -276,10 +300,10 @@ rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/*_Packages
 class Guest:
     """One instance: a sparse copy of the pristine image, booted as often as a scenario needs."""
 
-    def __init__(self, workdir, name="disk.img"):
+    def __init__(self, workdir, name="disk.img", xen=False):
         self.workdir = pathlib.Path(workdir)
         self.path = self.workdir / name
-        cache.run(["cp", "--sparse=always", str(image()), str(self.path)])
+        cache.run(["cp", "--sparse=always", str(image(xen)), str(self.path)])
         self.disk = disk.Disk(self.path, LAYOUT, size=DISK_SIZE)
         self.boots = 0
 

@@ -119,14 +119,14 @@ def dom0_initrd(k):
     return out
 
 
-def boot(k, disk_path, log_path, timeout=400, echo=False):
+def boot(k, disk_path, log_path, timeout=400, echo=False, cpu="max,-smap,-smep"):
     """Xen + dom0 (kernel k) + the PV-GRUB2 domU on disk_path; one run."""
     initrd = dom0_initrd(k)
     xen = hypervisor()
     for p in (k.vmlinuz, initrd):
         if "," in str(p):
             raise RuntimeError(f"QEMU's -initrd list cannot carry a comma: {p}")
-    cmd = [qemu.QEMU, "-accel", "tcg", "-cpu", "max,-smap,-smep", "-m", "1024",
+    cmd = [qemu.QEMU, "-accel", "tcg", "-cpu", cpu, "-m", "1024",
            "-nodefaults", "-no-user-config", "-display", "none", "-monitor", "none",
            "-serial", "stdio", "-no-reboot",
            "-kernel", str(xen),
