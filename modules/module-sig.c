@@ -7,7 +7,7 @@
 #include <string.h>
 #include <zstd.h>
 
-#include "common/dl-util.h"
+#include "common/dlopen-util.h"
 #include "common/macro.h"
 #include "modules/module-sig.h"
 
@@ -45,7 +45,7 @@ static int crypto_load(void)
         static int state = 1;
         if (state <= 0)
                 return state;
-        static const DlSymbol syms[] = {
+        static const DlSym syms[] = {
 #define SYM(n) { (void **) &c.n, #n }
                 SYM(d2i_X509), SYM(X509_free), SYM(X509_get_subject_name), SYM(X509_NAME_oneline),
                 SYM(d2i_PKCS7), SYM(PKCS7_free), SYM(PKCS7_verify), SYM(PKCS7_get0_signers),
@@ -54,7 +54,7 @@ static int crypto_load(void)
                 SYM(ERR_clear_error), SYM(CRYPTO_free),
 #undef SYM
         };
-        int r = dl_open_symbols("libcrypto.so.3", syms, ELEMENTSOF(syms));
+        int r = dlopen_symbols("libcrypto.so.3", syms, ELEMENTSOF(syms));
         return state = r == -ENOENT ? -ELIBACC : r;
 }
 
