@@ -23,11 +23,11 @@
 #include "daemon/menu-txn.h"
 #include "daemon/protect.h"
 #include "daemon/state.h"
-#include "install/download.h"
 #include "install/files.h"
 #include "install/image.h"
 #include "install/layout.h"
 #include "install/tar.h"
+#include "metadata/download.h"
 
 extern char **environ;
 

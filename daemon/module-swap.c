@@ -24,7 +24,7 @@
 #include "daemon/state.h"
 #include "metadata/gunzip.h"
 #include "common/sha256.h"
-#include "metadata/url-fetch.h"
+#include "metadata/download.h"
 #include "modules/module-kmod.h"
 #include "modules/module-swap.h"
 #include "modules/module-tar.h"
@@ -1137,19 +1137,12 @@ int module_swap_directive(const Context *ctx, const DirectiveModuleSwap *swaps, 
                 _cleanup_close_ int fd = mkostemp(path, O_CLOEXEC);
                 if (fd < 0)
                         return log_error_errno(errno, "Cannot create a download file in %s: %m", rel);
-                long status = 0;
-                r = url_fetch_to_fd(m->url, fd, ARCHIVE_MAX, &status, &cerr);
+                char hex[SHA256_HEX_SIZE];
+                uint64_t size;
+                r = download_to_fd(m->url, fd, ARCHIVE_MAX, hex, &size, &cerr);
                 int code = EXIT_PROBLEM;
                 if (r < 0) {
-                        if (r == -EPROTO)
-                                r = asprintf(&why, "%s answered HTTP %ld", shown, status);
-                        else if (r == -EFBIG)
-                                r = asprintf(&why, "%s is larger than %u MiB", shown, ARCHIVE_MAX >> 20);
-                        else if (r == -ENOENT)
-                                r = asprintf(&why, "libcurl is not installed (libcurl.so.4)");
-                        else
-                                r = asprintf(&why, "cannot download %s: %s", shown, cerr ? cerr : strerror(-r));
-                        if (r < 0)
+                        if (asprintf(&why, "cannot download %s: %s", shown, cerr ? cerr : strerror(-r)) < 0)
                                 return log_oom();
                         log_error("modules.swap[%zu] (%s): %s", i, m->name, why);
                         rec = json_pack("{s:s, s:s, s:s, s:s}", "name", m->name, "outcome", "refused", "error", why,

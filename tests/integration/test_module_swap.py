@@ -381,7 +381,7 @@ class ModuleSwap(unittest.TestCase):
         rec = next(iter(self.state()["userdata"]["runs"].values()))
         self.assertEqual(rec["status"], "failed")
         self.assertIn("modules.swap[1] (dm_mod)", rec["note"])
-        self.assertIn("HTTP 404", rec["note"])
+        self.assertIn("HTTP status 404", rec["note"])
         self.assertEqual([m["outcome"] for m in rec["modules"]], ["swapped", "refused"])
         self.assertEqual(rec["modules"][0]["from"], base + "/m/dm-mod.ko")
         self.assertNotIn("secret", json.dumps(self.state()) + p.stderr)

@@ -9,9 +9,9 @@
 #include "common/fd-util.h"
 #include "common/fileio.h"
 #include "common/macro.h"
-#include "metadata/decode-error.h"
-#include "install/download.h"
 #include "metadata/curl-loader.h"
+#include "metadata/decode-error.h"
+#include "metadata/download.h"
 
 typedef struct Sink {
         int fd;
