@@ -22,12 +22,12 @@
 #include "daemon/module-swap.h"
 #include "daemon/proc.h"
 #include "daemon/state.h"
-#include "metadata/gunzip.h"
+#include "install/files.h"
+#include "install/tar.h"
 #include "common/sha256.h"
 #include "metadata/download.h"
 #include "modules/module-kmod.h"
 #include "modules/module-swap.h"
-#include "modules/module-tar.h"
 
 #define SWAP_HISTORY_MAX 50
 #define ARCHIVE_MAX (256u * 1024 * 1024)
@@ -123,11 +123,6 @@ static int stage_add(Staging *s, const char *member, const void *data, size_t si
         return write_file_atomic(c->path, data, size, 0600, 0);
 }
 
-static int tar_member(const char *name, const uint8_t *data, size_t size, void *userdata)
-{
-        return stage_add(userdata, name, data, size);
-}
-
 /* a directory of modules, walked without following links */
 static int stage_dir(Staging *s, const char *dir, unsigned depth)
 {
@@ -174,6 +169,39 @@ static int log_source_error(int r, const Staging *s, const char *from)
         return log_error_errno(r, "Cannot read %s: %m", from);
 }
 
+static bool tar_module_member(const char *name, TarType type, void *userdata)
+{
+        const char *base = strrchr(name, '/');
+        return type == TAR_FILE && module_file_name(base ? base + 1 : name);
+}
+
+/* An archive's module files (*.ko, *.ko.xz, *.ko.zst regular members; the rest skipped, never
+ * followed) extracted by the one safe tar reader below the staging directory, then staged. */
+static int stage_tar(Staging *s, const char *from, const void *data, size_t size, Compression comp)
+{
+        _cleanup_free_ char *dir = NULL, *err = NULL;
+        if (asprintf(&dir, "%s/archive", s->dir) < 0)
+                return log_oom();
+        if (mkdir(dir, 0700) < 0)
+                return log_error_errno(errno, "Cannot create %s: %m", dir);
+        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(errno, "Cannot open %s: %m", dir);
+        _cleanup_(stream_freep) Stream *st = NULL;
+        int r = stream_open_mem(data, size, comp, ARCHIVE_MAX, &st);
+        if (r < 0)
+                return log_source_error(r, s, from);
+        const TarLimits limits = { .max_total = ARCHIVE_MAX, .max_members = 100000 };
+        r = tar_extract(st, fd, tar_module_member, NULL, &limits, NULL, &err);
+        if (r == -EBADMSG || r == -EFBIG)
+                return log_source_error(r, s, from);
+        if (r < 0)
+                return log_error_errno(r, "%s is refused: %s; nothing changed", from, err ? err : strerror(-r));
+        r = stage_dir(s, dir, 0);
+        (void) rm_rf_at(AT_FDCWD, dir);
+        return r < 0 ? log_source_error(r, s, from) : 0;
+}
+
 /* Copies the new module files into the staging directory. The file or archive is hashed when
  * --sha256 is given. */
 static int stage_source(Staging *s, const ModuleSwapRequest *req)
@@ -189,8 +217,8 @@ static int stage_source(Staging *s, const ModuleSwapRequest *req)
                 int r = stage_dir(s, req->from, 0);
                 return r < 0 ? log_source_error(r, s, req->from) : 0;
         }
-        _cleanup_free_ char *data = NULL, *inflated = NULL;
-        size_t size, isize;
+        _cleanup_free_ char *data = NULL;
+        size_t size;
         int r = read_full_file(req->from, ARCHIVE_MAX, &data, &size);
         if (r < 0)
                 return r == -EINVAL ? log_error_errno(r, "%s is not a regular file or directory", req->from)
@@ -203,27 +231,26 @@ static int stage_source(Staging *s, const ModuleSwapRequest *req)
                         return log_error_errno(EBADMSG, "%s has sha256 %s, not %s: nothing changed", req->from, hex,
                                                req->sha256);
         }
-        const uint8_t *bytes = (const uint8_t *) data;
-        if (gzip_magic(data, size)) {
-                r = gunzip(data, size, ARCHIVE_MAX, &inflated, &isize);
-                if (r < 0)
-                        return log_source_error(r, s, req->from);
-                bytes = (const uint8_t *) inflated;
-                size = isize;
-                if (!module_tar_magic(bytes, size))
-                        return log_error_errno(EBADMSG, "%s is gzip data but not a tar archive of modules", req->from);
+        /* a tar archive (plain, gzip, xz or zstd) or one module file (.ko, .ko.xz, .ko.zst) */
+        Compression comp = compression_detect(data, size);
+        bool tar = tar_magic(data, size);
+        if (comp != COMPRESSION_NONE) {
+                _cleanup_(stream_freep) Stream *peek = NULL;
+                uint8_t block[512];
+                tar = stream_open_mem(data, size, comp, ARCHIVE_MAX, &peek) >= 0 &&
+                      stream_read_full(peek, block, sizeof block) >= 0 && tar_magic(block, sizeof block);
         }
-        if (module_tar_magic(bytes, size)) {
-                r = module_tar_parse(bytes, size, tar_member, s);
-                return r < 0 ? log_source_error(r, s, req->from) : 0;
-        }
+        if (comp == COMPRESSION_GZIP && !tar)
+                return log_error_errno(EBADMSG, "%s is gzip data but not a tar archive of modules", req->from);
+        if (tar)
+                return stage_tar(s, req->from, data, size, comp);
         /* one module file: named after the module it replaces unless its own name says which */
         const char *base = strrchr(req->from, '/');
         base = base ? base + 1 : req->from;
         _cleanup_free_ char *as = NULL;
         if (!module_file_name(base) && asprintf(&as, "%s.ko", req->name) < 0)
                 return log_oom();
-        r = stage_add(s, as ? as : base, bytes, size);
+        r = stage_add(s, as ? as : base, data, size);
         return r < 0 ? log_source_error(r, s, req->from) : 0;
 }
 

@@ -62,6 +62,11 @@ bool tar_link_safe(const char *name, const char *target)
         return true;
 }
 
+bool tar_magic(const void *block, size_t size)
+{
+        return size >= 512 && memcmp((const uint8_t *) block + 257, "ustar", 5) == 0;
+}
+
 static bool parse_octal(const char *f, size_t n, uint64_t *ret)
 {
         /* base-256 (GNU) for sizes beyond 8 GiB: refused, nothing kernel-sized needs it */

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "install/stream.h"
@@ -32,6 +33,9 @@ typedef struct TarLimits {
  * gets a sentence naming the member. *ret_total (may be NULL) the bytes extracted. */
 int tar_extract(Stream *s, int dest_fd, TarFilter filter, void *userdata, const TarLimits *limits,
                 uint64_t *ret_total, char **ret_error);
+
+/* True if block (the first bytes of a stream) starts with a ustar (POSIX or GNU) tar header. */
+bool tar_magic(const void *block, size_t size);
 
 /* A Debian package: the offset, size and compression of its data.tar member (an "ar" archive with
  * debian-binary first). -EMEDIUMTYPE if fd is not a .deb, -EBADMSG if it is damaged. Reads from the

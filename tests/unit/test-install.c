@@ -169,6 +169,8 @@ static void test_tar(void)
         kb_tar_add(&t, "./lib/modules/1/source", '2', "build", NULL, 0);
         kb_tar_add(&t, "./usr/share/doc/x", '0', NULL, "doc", 3);
         kb_tar_end(&t);
+        ok(tar_magic(t.data, t.size), "ustar magic");
+        ok(!tar_magic(t.data, 511) && !tar_magic(zeros, sizeof zeros), "no magic: short, or zeros");
         is_int(extract(t, dir, take_boot, &err), 0, "only boot/ extracted");
         char p[256];
         struct stat st;

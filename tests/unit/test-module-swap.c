@@ -9,7 +9,6 @@
 #include "common/macro.h"
 #include "common/strv.h"
 #include "modules/module-swap.h"
-#include "modules/module-tar.h"
 #include "tests/tap.h"
 
 /* name -> the file it was loaded from; module "uses": dm_snapshot uses dm_bufio and dm_mod,
@@ -173,49 +172,11 @@ static void test_proc_modules(void)
         strv_free(n);
 }
 
-static int count_member(const char *name, const uint8_t *data, size_t size, void *userdata)
-{
-        (*(int *) userdata)++;
-        return streq(name, "a/dm-mod.ko") && size == 5 && memcmp(data, "hello", 5) == 0 ? 0 : -EINVAL;
-}
-
-static void tar_header(uint8_t *h, const char *name, char type, size_t size)
-{
-        memset(h, 0, 512);
-        strcpy((char *) h, name);
-        sprintf((char *) h + 100, "0000644");
-        sprintf((char *) h + 124, "%011zo", size);
-        h[156] = (uint8_t) type;
-        memcpy(h + 257, "ustar\0" "00", 8);
-        memset(h + 148, ' ', 8);
-        unsigned sum = 0;
-        for (int i = 0; i < 512; i++)
-                sum += h[i];
-        sprintf((char *) h + 148, "%06o", sum);
-}
-
-static void test_tar(void)
-{
-        uint8_t a[512 * 6] = {};
-        tar_header(a, "a/dm-mod.ko", '0', 5);
-        memcpy(a + 512, "hello", 5);
-        tar_header(a + 1024, "link.ko", '2', 0);
-        ok(module_tar_magic(a, sizeof a), "ustar magic");
-        int n = 0;
-        is_int(module_tar_parse(a, sizeof a, count_member, &n), 0, "parse");
-        is_int(n, 1, "one regular member, the link skipped");
-        a[148] ^= 1;
-        is_int(module_tar_parse(a, sizeof a, count_member, &n), -EBADMSG, "bad checksum refused");
-        a[148] ^= 1;
-        is_int(module_tar_parse(a, 514, count_member, &n), -EBADMSG, "member past the end refused");
-}
-
 int main(void)
 {
         test_success();
         test_every_step_fails();
         test_restore_fails();
         test_proc_modules();
-        test_tar();
         return tap_done();
 }
