@@ -2,18 +2,17 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/chase.h"
 #include "common/fileio.h"
 #include "common/macro.h"
 #include "common/sha256.h"
+#include "common/spawn.h"
 #include "common/strv.h"
 #include "daemon/kernel-install.h"
 #include "daemon/kernel-trial.h"
@@ -29,7 +28,6 @@
 #include "install/tar.h"
 #include "metadata/download.h"
 
-extern char **environ;
 
 static void *mfree(void *p)
 {
@@ -104,25 +102,8 @@ int kernel_install_check_request(const InstallRequest *q)
         return 0;
 }
 
-/* Runs argv (PATH looked up), stdout to stderr; 0 on exit status 0. */
-static int run(char *const argv[], const char *cwd)
-{
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO);
-        if (cwd)
-                posix_spawn_file_actions_addchdir_np(&fa, cwd);
-        pid_t pid;
-        int r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        if (r != 0)
-                return -r;
-        int status;
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return -errno;
-        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EPROTO;
-}
+/* the tools' output goes to our stderr */
+static const SpawnOptions tool = { .stdout_to = SPAWN_STDOUT_TO_STDERR };
 
 static bool in_path(const char *prog)
 {
@@ -267,7 +248,7 @@ static int acquire_url(Payload *p, const InstallRequest *q)
 static int acquire_package(Payload *p, const InstallRequest *q)
 {
         char *argv[] = { (char *) "apt-get", (char *) "download", (char *) q->package, NULL };
-        int r = run(argv, p->staging);
+        int r = spawn_run(argv, &(const SpawnOptions) { .stdout_to = SPAWN_STDOUT_TO_STDERR, .cwd = p->staging }, NULL);
         if (r < 0)
                 return log_error_errno(r, "apt-get download %s failed (see above); nothing was installed", q->package);
         DIR *d = opendir(p->staging);
@@ -489,7 +470,7 @@ static int place_modules(const Context *ctx, const Payload *p)
         if (in_path("depmod")) {
                 char *argv[] = { (char *) "depmod", (char *) "-b", (char *) (root_is_host(ctx->root) ? "/" : ctx->root),
                                  p->release, NULL };
-                if (run(argv, NULL) < 0)
+                if (spawn_run(argv, &tool, NULL) < 0)
                         log_warning("depmod %s failed; run it before loading the new kernel's modules", p->release);
         }
         return 0;
@@ -556,7 +537,7 @@ static void run_postinst_hooks(const Context *ctx, const char *release)
                 return;
         char *argv[] = { (char *) "run-parts", (char *) "--report", (char *) "--exit-on-error", a1, a2,
                          (char *) "/etc/kernel/postinst.d", NULL };
-        if (run(argv, NULL) < 0)
+        if (spawn_run(argv, &tool, NULL) < 0)
                 log_warning("A hook in /etc/kernel/postinst.d failed for %s (see above)", release);
 }
 
@@ -654,7 +635,7 @@ int kernel_install(const Context *ctx, const InstallRequest *q, char **ret_relea
                 /* dpkg on the running system: its hooks make the initrd and the entry (a system
                  * without dpkg and its database gets the files placed as from a tar, below) */
                 char *argv[] = { (char *) "dpkg", (char *) "-i", p.deb, NULL };
-                if ((r = run(argv, NULL)) < 0)
+                if ((r = spawn_run(argv, &tool, NULL)) < 0)
                         return log_error_errno(r, "dpkg -i %s failed (see above)", p.deb);
         } else {
                 if (p.modules && (r = place_modules(ctx, &p)) < 0)
@@ -713,10 +694,10 @@ void kernel_directive_reboot(const Context *ctx)
                 return;
         }
         char *argv[] = { (char *) "systemctl", (char *) "reboot", NULL };
-        if (run(argv, NULL) < 0) {
+        if (spawn_run(argv, &tool, NULL) < 0) {
                 /* the busybox test guest and other systems without systemd */
                 char *argv2[] = { (char *) "reboot", NULL };
-                if (run(argv2, NULL) < 0)
+                if (spawn_run(argv2, &tool, NULL) < 0)
                         log_error("Cannot reboot into the kernel trial (systemctl reboot and reboot failed); reboot by hand");
         }
 }

@@ -5,17 +5,16 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/chase.h"
 #include "common/fileio.h"
 #include "common/macro.h"
+#include "common/spawn.h"
 #include "common/strv.h"
 #include "daemon/log.h"
 #include "daemon/menu-txn.h"
@@ -286,66 +285,11 @@ static Candidate *candidate_of(Staging *s, const char *path)
 
 /* ---- running tools (depmod, lsinitramfs, update-initramfs) ---- */
 
-extern char **environ;
-
+/* stdin from /dev/null; stdout captured or dropped */
 static int run_tool(char *const argv[], char **ret_output)
 {
-        int pipefd[2] = { -1, -1 };
-        if (ret_output && pipe2(pipefd, O_CLOEXEC) < 0)
-                return -errno;
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (devnull >= 0)
-                posix_spawn_file_actions_adddup2(&fa, devnull, 0);
-        if (ret_output)
-                posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-        else if (devnull >= 0)
-                posix_spawn_file_actions_adddup2(&fa, devnull, 1);
-        pid_t pid;
-        int r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        if (devnull >= 0)
-                close(devnull);
-        if (ret_output)
-                close(pipefd[1]);
-        if (r != 0) {
-                if (ret_output)
-                        close(pipefd[0]);
-                return -r;
-        }
-        _cleanup_free_ char *out = NULL;
-        size_t n = 0;
-        if (ret_output) {
-                size_t alloc = 0;
-                for (;;) {
-                        if (n + 4096 + 1 > alloc) {
-                                char *g = realloc(out, alloc = alloc * 2 + 8192);
-                                if (!g)
-                                        break;
-                                out = g;
-                        }
-                        ssize_t k = read(pipefd[0], out + n, alloc - n - 1);
-                        if (k <= 0)
-                                break;
-                        n += (size_t) k;
-                }
-                close(pipefd[0]);
-                if (out)
-                        out[n] = 0;
-        }
-        int status;
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return -errno;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return -EPROTO;
-        if (ret_output) {
-                if (!out)
-                        return -ENOMEM;
-                *ret_output = TAKE_PTR(out);
-        }
-        return 0;
+        SpawnOptions o = { .stdin_null = true, .stdout_to = ret_output ? SPAWN_STDOUT_CAPTURE : SPAWN_STDOUT_NULL };
+        return spawn_run(argv, &o, ret_output);
 }
 
 static int run_depmod(const Context *ctx, const char *release)
