@@ -9,6 +9,7 @@
 
 #include "common/crypto-loader.h"
 #include "common/macro.h"
+#include "common/unaligned.h"
 #include "modules/module-sig.h"
 
 #define CERTS_MAX 32
@@ -62,7 +63,7 @@ static void scan_der(ModuleCerts *m, const uint8_t *data, size_t size)
         for (size_t i = 0; i + 8 < size && m->n < CERTS_MAX; i++) {
                 if (data[i] != 0x30 || data[i + 1] != 0x82 || data[i + 4] != 0x30 || data[i + 5] != 0x82)
                         continue;
-                size_t len = 4 + ((size_t) data[i + 2] << 8 | data[i + 3]);
+                size_t len = 4 + (size_t) unaligned_read_be16(data + i + 2);
                 if (len > size - i)
                         continue;
                 const unsigned char *p = data + i;
