@@ -2,9 +2,7 @@
 /* `module swap NAME --from FILE|DIR|TAR`: the new files are copied into the state directory (the
  * bytes checked are the bytes loaded), each passes `module check`, the plan is printed, and
  * swap_execute() runs it through libkmod, putting the originals back on any failure. */
-#include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -26,141 +24,31 @@
 #include "common/sha256.h"
 #include "metadata/download.h"
 #include "modules/module-kmod.h"
+#include "modules/module-stage.h"
 #include "modules/module-swap.h"
 
 #define SWAP_HISTORY_MAX 50
 #define ARCHIVE_MAX (256u * 1024 * 1024)
 
-typedef struct Candidate {
-        char *name;     /* normalized module name */
-        char *basename; /* dm-mod.ko.xz */
-        char *path;     /* host path of the staged copy */
-        char sha256[SHA256_HEX_SIZE];
-        ModuleInfo *info;
-} Candidate;
+typedef ModuleCandidate Candidate;
 
 typedef struct Staging {
         const Context *ctx;
-        char *dir; /* host path of STATE/modules/staging.XXXXXX */
+        ModuleStage st; /* STATE/modules/staging.XXXXXX */
         char *modules_dir;
-        Candidate *c;
-        size_t n;
-        char *duplicate; /* a module name given twice */
         json_t *previous; /* state "modules"."active": earlier swaps' copies */
 } Staging;
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        (void) remove(path);
-        return 0;
-}
-
 static void staging_done(Staging *s)
 {
-        if (s->dir)
-                (void) nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-        for (size_t i = 0; i < s->n; i++) {
-                free(s->c[i].name);
-                free(s->c[i].basename);
-                free(s->c[i].path);
-                module_info_free(s->c[i].info);
-        }
-        free(s->c);
-        free(s->dir);
+        module_stage_done(&s->st);
         free(s->modules_dir);
-        free(s->duplicate);
-}
-
-static bool module_file_name(const char *base)
-{
-        static const char *const suffixes[] = { ".ko", ".ko.xz", ".ko.zst" };
-        size_t n = strlen(base);
-        for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
-                size_t k = strlen(suffixes[i]);
-                if (n > k && streq(base + n - k, suffixes[i]))
-                        return true;
-        }
-        return false;
-}
-
-static int stage_add(Staging *s, const char *member, const void *data, size_t size)
-{
-        const char *base = strrchr(member, '/');
-        base = base ? base + 1 : member;
-        if (!module_file_name(base))
-                return 0;
-        _cleanup_free_ char *name = module_name_from_path(base);
-        if (!name)
-                return -ENOMEM;
-        if (!module_name_valid(name))
-                return 0;
-        for (size_t i = 0; i < s->n; i++)
-                if (streq(s->c[i].name, name)) {
-                        if (!s->duplicate)
-                                s->duplicate = strdup(name);
-                        return -ENOTUNIQ;
-                }
-        if (size > MODULE_FILE_MAX)
-                return -EFBIG;
-        char hex[SHA256_HEX_SIZE];
-        int r = sha256_hex(data, size, hex);
-        if (r < 0)
-                return r;
-        Candidate *grown = realloc(s->c, (s->n + 1) * sizeof(Candidate));
-        if (!grown)
-                return -ENOMEM;
-        s->c = grown;
-        Candidate *c = &s->c[s->n];
-        *c = (Candidate) {};
-        if (!(c->basename = strdup(base)) || asprintf(&c->path, "%s/%s", s->dir, base) < 0) {
-                free(c->basename);
-                return -ENOMEM;
-        }
-        c->name = TAKE_PTR(name);
-        memcpy(c->sha256, hex, sizeof hex);
-        s->n++;
-        return write_file_atomic(c->path, data, size, 0600, 0);
-}
-
-/* a directory of modules, walked without following links */
-static int stage_dir(Staging *s, const char *dir, unsigned depth)
-{
-        if (depth > 8)
-                return 0;
-        DIR *d = opendir(dir);
-        if (!d)
-                return -errno;
-        struct dirent *de;
-        int r = 0;
-        while (r >= 0 && (de = readdir(d))) {
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                _cleanup_free_ char *p = NULL;
-                if (asprintf(&p, "%s/%s", dir, de->d_name) < 0) {
-                        r = -ENOMEM;
-                        break;
-                }
-                struct stat st;
-                if (lstat(p, &st) < 0)
-                        continue;
-                if (S_ISDIR(st.st_mode))
-                        r = stage_dir(s, p, depth + 1);
-                else if (S_ISREG(st.st_mode) && module_file_name(de->d_name)) {
-                        _cleanup_free_ char *data = NULL;
-                        size_t size;
-                        r = read_full_file(p, MODULE_FILE_MAX, &data, &size);
-                        if (r >= 0)
-                                r = stage_add(s, de->d_name, data, size);
-                }
-        }
-        closedir(d);
-        return r;
 }
 
 static int log_source_error(int r, const Staging *s, const char *from)
 {
         if (r == -ENOTUNIQ)
-                return log_error_errno(r, "%s holds two files for module %s: nothing changed", from, s->duplicate);
+                return log_error_errno(r, "%s holds two files for module %s: nothing changed", from, s->st.duplicate);
         if (r == -EFBIG)
                 return log_error_errno(r, "%s is too large for a module or module archive: nothing changed", from);
         if (r == -EBADMSG)
@@ -179,7 +67,7 @@ static bool tar_module_member(const char *name, TarType type, void *userdata)
 static int stage_tar(Staging *s, const char *from, const void *data, size_t size, Compression comp)
 {
         _cleanup_free_ char *dir = NULL, *err = NULL;
-        if (asprintf(&dir, "%s/archive", s->dir) < 0)
+        if (asprintf(&dir, "%s/archive", s->st.dir) < 0)
                 return log_oom();
         if (mkdir(dir, 0700) < 0)
                 return log_error_errno(errno, "Cannot create %s: %m", dir);
@@ -196,7 +84,7 @@ static int stage_tar(Staging *s, const char *from, const void *data, size_t size
                 return log_source_error(r, s, from);
         if (r < 0)
                 return log_error_errno(r, "%s is refused: %s; nothing changed", from, err ? err : strerror(-r));
-        r = stage_dir(s, dir, 0);
+        r = module_stage_add_dir(&s->st, dir);
         (void) rm_rf_at(AT_FDCWD, dir);
         return r < 0 ? log_source_error(r, s, from) : 0;
 }
@@ -213,7 +101,7 @@ static int stage_source(Staging *s, const ModuleSwapRequest *req)
                         log_error("--sha256 needs a file or an archive, not the directory %s", req->from);
                         return -EINVAL;
                 }
-                int r = stage_dir(s, req->from, 0);
+                int r = module_stage_add_dir(&s->st, req->from);
                 return r < 0 ? log_source_error(r, s, req->from) : 0;
         }
         _cleanup_free_ char *data = NULL;
@@ -249,17 +137,14 @@ static int stage_source(Staging *s, const ModuleSwapRequest *req)
         _cleanup_free_ char *as = NULL;
         if (!module_file_name(base) && asprintf(&as, "%s.ko", req->name) < 0)
                 return log_oom();
-        r = stage_add(s, as ? as : base, data, size);
+        r = module_stage_add(&s->st, as ? as : base, data, size);
         return r < 0 ? log_source_error(r, s, req->from) : 0;
 }
 
 static const char *replacement_of(const char *name, void *userdata)
 {
-        Staging *s = userdata;
-        for (size_t i = 0; i < s->n; i++)
-                if (streq(s->c[i].name, name))
-                        return s->c[i].path;
-        return NULL;
+        const Candidate *c = module_stage_find(&((Staging *) userdata)->st, name);
+        return c ? c->path : NULL;
 }
 
 static const char *previous_of(const char *name, void *userdata)
@@ -277,10 +162,7 @@ static const char *previous_of(const char *name, void *userdata)
 
 static Candidate *candidate_of(Staging *s, const char *path)
 {
-        for (size_t i = 0; i < s->n; i++)
-                if (path && streq(s->c[i].path, path))
-                        return &s->c[i];
-        return NULL;
+        return module_stage_find_path(&s->st, path);
 }
 
 /* ---- running tools (depmod, lsinitramfs, update-initramfs) ---- */
@@ -662,11 +544,11 @@ int module_swap_run(const Context *ctx, const ModuleSwapRequest *req, bool quiet
         }
         if (r < 0)
                 return log_error_errno(r, "Cannot create %s: %m", rel);
-        if (asprintf(&s.dir, "%s/staging.XXXXXX", s.modules_dir) < 0)
+        if (asprintf(&s.st.dir, "%s/staging.XXXXXX", s.modules_dir) < 0)
                 return log_oom();
-        if (!mkdtemp(s.dir)) {
+        if (!mkdtemp(s.st.dir)) {
                 r = -errno;
-                s.dir = (free(s.dir), NULL);
+                s.st.dir = (free(s.st.dir), NULL);
                 return log_error_errno(r, "Cannot create a staging directory in %s: %m", rel);
         }
         r = stage_source(&s, req);

@@ -3,11 +3,15 @@
  * and every time the kernel ends with exactly the modules and files it started with; a failure
  * while restoring is reported as such. Plus the /proc/modules and tar parsers. */
 #include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/macro.h"
 #include "common/strv.h"
+#include "modules/module-stage.h"
 #include "modules/module-swap.h"
 #include "tests/tap.h"
 
@@ -172,8 +176,41 @@ static void test_proc_modules(void)
         strv_free(n);
 }
 
+static void test_stage(void)
+{
+        char src[] = "/tmp/kk-test-stage-XXXXXX", dst[] = "/tmp/kk-test-staged-XXXXXX", p[256];
+        ok(mkdtemp(src) && mkdtemp(dst), "temp dirs");
+        snprintf(p, sizeof p, "mkdir -p %s/a/b", src);
+        ok(system(p) == 0, "tree");
+        snprintf(p, sizeof p, "%s/a/b/dm-mod.ko.xz", src);
+        FILE *f = fopen(p, "w");
+        ok(f && fputs("xz", f) >= 0 && fclose(f) == 0, "a module file");
+        snprintf(p, sizeof p, "%s/a/README", src);
+        f = fopen(p, "w");
+        ok(f && fputs("doc", f) >= 0 && fclose(f) == 0, "not a module file");
+        snprintf(p, sizeof p, "%s/link.ko", src);
+        ok(symlink("/etc/passwd", p) == 0, "a link named like a module");
+
+        ModuleStage s = { .dir = strdup(dst) };
+        is_int(module_stage_add_dir(&s, src), 0, "directory staged");
+        is_int((int) s.n, 1, "one candidate: the README skipped, the link not followed");
+        ModuleCandidate *c = module_stage_find(&s, "dm_mod");
+        ok(c && streq(c->basename, "dm-mod.ko.xz") && module_stage_find_path(&s, c->path) == c, "found by name, path");
+        ok(c && access(c->path, F_OK) == 0, "copied into the staging directory");
+        is_int(module_stage_add(&s, "x/dm_mod.ko", "ko", 2), -ENOTUNIQ, "a second file for dm_mod refused");
+        ok(s.duplicate && streq(s.duplicate, "dm_mod"), "the duplicate named");
+        is_int(module_stage_add(&s, "notes.txt", "t", 1), 0, "other names ignored");
+        is_int((int) s.n, 1, "still one");
+        ok(module_file_name("a.ko.zst") && !module_file_name(".ko") && !module_file_name("a.ko.gz"), "module file names");
+        module_stage_done(&s);
+        ok(access(dst, F_OK) < 0, "staging directory removed");
+        snprintf(p, sizeof p, "rm -rf %s", src);
+        ok(system(p) == 0, "cleanup");
+}
+
 int main(void)
 {
+        test_stage();
         test_success();
         test_every_step_fails();
         test_restore_fails();
