@@ -35,14 +35,6 @@ static void *mfree(void *p)
         return NULL;
 }
 
-static bool strv_has(char **l, const char *s)
-{
-        for (; l && *l; l++)
-                if (streq(*l, s))
-                        return true;
-        return false;
-}
-
 #define DOWNLOAD_MAX ((uint64_t) 1 << 30)     /* a Debian kernel .deb is 70 MB */
 #define UNPACKED_MAX ((uint64_t) 2 << 30)     /* its modules 400 MB */
 #define MEMBERS_MAX 100000u
@@ -140,7 +132,7 @@ static bool want_member(const char *name, TarType type, void *userdata)
         if (strncmp(name, "lib/modules/", 12) == 0) {
                 const char *rel = name + 12;
                 _cleanup_free_ char *first = strndup(rel, strcspn(rel, "/"));
-                if (first && !strv_has(s->releases, first))
+                if (first && !strv_contains(s->releases, first))
                         (void) strv_push(&s->releases, first);
                 return true;
         }
