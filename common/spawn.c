@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,4 +182,16 @@ int spawn_run(char *const argv[], const SpawnOptions *o, char **ret_output)
         if (ret_output)
                 *ret_output = TAKE_PTR(out);
         return 0;
+}
+
+bool spawn_in_path(const char *prog)
+{
+        const char *path = getenv("PATH") ?: "/usr/sbin:/usr/bin:/sbin:/bin";
+        _cleanup_free_ char *copy = strdup(path);
+        for (char *s = copy, *dir; copy && (dir = strsep(&s, ":"));) {
+                _cleanup_free_ char *p = NULL;
+                if (asprintf(&p, "%s/%s", *dir ? dir : ".", prog) >= 0 && access(p, X_OK) == 0)
+                        return true;
+        }
+        return false;
 }

@@ -30,3 +30,7 @@ int spawn_wait(char *const argv[], const SpawnOptions *o, char **ret_output);
 /* spawn_wait() for callers that need only success: 0 on exit status 0, -EPROTO on another exit
  * status or a signal, else spawn_wait()'s error. *ret_output only on success. */
 int spawn_run(char *const argv[], const SpawnOptions *o, char **ret_output);
+
+/* prog is an executable file in one of $PATH's directories (/usr/sbin:/usr/bin:/sbin:/bin without
+ * one). */
+bool spawn_in_path(const char *prog);

@@ -97,48 +97,6 @@ int kernel_install_check_request(const InstallRequest *q)
 /* the tools' output goes to our stderr */
 static const SpawnOptions tool = { .stdout_to = SPAWN_STDOUT_TO_STDERR };
 
-static bool in_path(const char *prog)
-{
-        const char *path = getenv("PATH") ?: "/usr/sbin:/usr/bin:/sbin:/bin";
-        _cleanup_free_ char *copy = strdup(path);
-        for (char *s = copy, *dir; copy && (dir = strsep(&s, ":"));) {
-                _cleanup_free_ char *p = NULL;
-                if (asprintf(&p, "%s/%s", *dir ? dir : ".", prog) >= 0 && access(p, X_OK) == 0)
-                        return true;
-        }
-        return false;
-}
-
-typedef struct Seen {
-        char **kernels;   /* boot/vmlinu[xz]-* names */
-        char **releases;  /* lib/modules/<first component> */
-} Seen;
-
-/* boot/FILE (one level) and lib/modules/REL/...; everything else of a .deb (docs) is skipped */
-static bool want_member(const char *name, TarType type, void *userdata)
-{
-        Seen *s = userdata;
-        if (streq(name, "boot") || streq(name, "boot/") || streq(name, "lib") || streq(name, "lib/") ||
-            streq(name, "lib/modules") || streq(name, "lib/modules/"))
-                return type == TAR_DIR;
-        if (strncmp(name, "boot/", 5) == 0) {
-                const char *f = name + 5;
-                if (strchr(f, '/') || type != TAR_FILE)
-                        return false;
-                if (strncmp(f, "vmlinuz-", 8) == 0 || strncmp(f, "vmlinux-", 8) == 0)
-                        (void) strv_push(&s->kernels, f);
-                return true;
-        }
-        if (strncmp(name, "lib/modules/", 12) == 0) {
-                const char *rel = name + 12;
-                _cleanup_free_ char *first = strndup(rel, strcspn(rel, "/"));
-                if (first && !strv_contains(s->releases, first))
-                        (void) strv_push(&s->releases, first);
-                return true;
-        }
-        return false;
-}
-
 /* Extracts an archive (fd at offset, length bytes, compression c) into staging/tree. */
 static int unpack(Payload *p, int fd, uint64_t length, Compression c, const char *what)
 {
@@ -154,10 +112,10 @@ static int unpack(Payload *p, int fd, uint64_t length, Compression c, const char
         int r = stream_open_fd(fd, length, c, UNPACKED_MAX + (uint64_t) MEMBERS_MAX * 1024, &s);
         if (r < 0)
                 return log_oom();
-        Seen seen = {};
+        KernelMembers seen = {};
         TarLimits lim = { .max_total = UNPACKED_MAX, .max_members = MEMBERS_MAX };
         _cleanup_free_ char *err = NULL;
-        r = tar_extract(s, tfd, want_member, &seen, &lim, NULL, &err);
+        r = tar_extract(s, tfd, kernel_member_wanted, &seen, &lim, NULL, &err);
         _cleanup_strv_free_ char **kernels = seen.kernels, **releases = seen.releases;
         if (r < 0)
                 return log_error_errno(r, "Cannot unpack %s: %s", what, err ? err : "unreadable");
@@ -301,8 +259,8 @@ static int acquire_image(Payload *p, const InstallRequest *q, const KernelImage 
                 return log_oom();
         _cleanup_free_ char *err = NULL;
         TarLimits lim = { .max_total = UNPACKED_MAX, .max_members = MEMBERS_MAX };
-        Seen seen = {};
-        int r = tar_extract(s, dfd, want_member, &seen, &lim, NULL, &err);
+        KernelMembers seen = {};
+        int r = tar_extract(s, dfd, kernel_member_wanted, &seen, &lim, NULL, &err);
         strv_free(seen.kernels);
         strv_free(seen.releases);
         if (r < 0)
@@ -459,7 +417,7 @@ static int place_modules(const Context *ctx, const Payload *p)
                 return log_error_errno(errno, "Cannot move the modules to %s/%s: %m", dir, p->release);
         if (fsync(dfd) < 0)
                 return log_error_errno(errno, "Cannot sync %s: %m", dir);
-        if (in_path("depmod")) {
+        if (spawn_in_path("depmod")) {
                 char *argv[] = { (char *) "depmod", (char *) "-b", (char *) (root_is_host(ctx->root) ? "/" : ctx->root),
                                  p->release, NULL };
                 if (spawn_run(argv, &tool, NULL) < 0)
@@ -522,7 +480,7 @@ static int add_entry(const Context *ctx, const char *release)
  * the entry, kernelkeeper's own keeps the pin), as Debian's installkernel runs them */
 static void run_postinst_hooks(const Context *ctx, const char *release)
 {
-        if (!root_is_host(ctx->root) || access("/etc/kernel/postinst.d", F_OK) < 0 || !in_path("run-parts"))
+        if (!root_is_host(ctx->root) || access("/etc/kernel/postinst.d", F_OK) < 0 || !spawn_in_path("run-parts"))
                 return;
         _cleanup_free_ char *a1 = NULL, *a2 = NULL;
         if (asprintf(&a1, "--arg=%s", release) < 0 || asprintf(&a2, "--arg=/boot/vmlinuz-%s", release) < 0)
@@ -623,7 +581,7 @@ int kernel_install(const Context *ctx, const InstallRequest *q, char **ret_relea
          * reads, the image last, then the entry */
         if ((r = pending_set(ctx, p.release, sha)) < 0)
                 return r;
-        if (p.deb && root_is_host(ctx->root) && in_path("dpkg") && access("/var/lib/dpkg/status", F_OK) >= 0) {
+        if (p.deb && root_is_host(ctx->root) && spawn_in_path("dpkg") && access("/var/lib/dpkg/status", F_OK) >= 0) {
                 /* dpkg on the running system: its hooks make the initrd and the entry (a system
                  * without dpkg and its database gets the files placed as from a tar, below) */
                 char *argv[] = { (char *) "dpkg", (char *) "-i", p.deb, NULL };

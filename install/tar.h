@@ -49,3 +49,13 @@ bool tar_name_safe(const char *name);
 /* A symbolic link at name (relative to the tree's top) pointing to target stays inside the tree:
  * target is relative and never climbs above the top when resolved from the link's directory. */
 bool tar_link_safe(const char *name, const char *target);
+
+/* What a kernel package (a .deb's data.tar, or a tar of boot/ + lib/modules/REL/) holds: the
+ * members kernel install takes are boot/FILE (one level, regular files) and lib/modules/REL/...;
+ * everything else (a .deb's docs) is skipped. The TarFilter for tar_extract() with a KernelMembers
+ * as userdata, which collects the kernel names and the releases seen (the caller frees both). */
+typedef struct KernelMembers {
+        char **kernels;  /* boot/vmlinu[xz]-* names */
+        char **releases; /* lib/modules/<first component> */
+} KernelMembers;
+bool kernel_member_wanted(const char *name, TarType type, void *userdata);
