@@ -7,3 +7,8 @@
  * group with check_timeout_sec (0: none), output where ours goes. Stops at the first that fails;
  * *ret_failed then names it and how ("health check 20-ssh failed (exit status 1)"), else NULL. */
 int health_run_checks(const Context *ctx, unsigned check_timeout_sec, char **ret_failed);
+
+/* Whether boot-complete.target was reached on this boot (asked of systemd over its private socket):
+ * *ret_failed is NULL if it was (or when there is no systemd to ask: a --root tree), else the reason
+ * with the failed units ("boot-complete.target was not reached (failed units: x.service)"). */
+int health_boot_complete(const Context *ctx, char **ret_failed);

@@ -672,7 +672,13 @@ int boots_health(const Context *ctx, bool *ret_healthy, bool *ret_reboot)
         int r = boot_facts(ctx, &boot_id, NULL, NULL);
         if (r < 0)
                 return r;
-        r = health_run_checks(ctx, ctx->config.trial_check_timeout_sec, &failed);
+        /* kernelkeeper-health.service only Wants= boot-complete.target: a unit it requires that fails
+         * must still get the trial judged (and rolled back), not leave it waiting for a reboot */
+        r = health_boot_complete(ctx, &failed);
+        if (r < 0)
+                return r;
+        if (!failed)
+                r = health_run_checks(ctx, ctx->config.trial_check_timeout_sec, &failed);
         if (r < 0)
                 return r;
         double up;

@@ -3,7 +3,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -23,8 +22,6 @@
 /* after the script exits, output still queued in the pipe is read for at most this long; a
  * background process that keeps the pipe open must not hold the runner */
 #define DRAIN_MSEC 200
-/* the one descriptor besides 0-2 that crosses into a script: its own text, for the interpreter */
-#define SCRIPT_FD 3
 
 static long long now_msec(void)
 {
@@ -63,32 +60,76 @@ int userdata_log_open(const Context *ctx, const char *instance_id, unsigned inde
         return 0;
 }
 
-/* The script is handed to the kernel from a sealed memfd: no copy of it is written to disk, and
- * nothing can change it between the hash and the exec. The fd stays open across exec (no
- * MFD_CLOEXEC) because the interpreter of a #! script opens it as /dev/fd/N; the child makes it
- * fd 3 (SCRIPT_FD). */
-static int script_fd(const UserDataPart *p)
+/* The script runs from a sealed copy: ROOT/run/kernelkeeper-userdata/<instance>/part-<n>, mode 0500,
+ * written atomically right before the fork into directories that are 0700 and owned by root, so only
+ * root can change it between the hash and the exec. Its interpreter (the #! line) is started with that
+ * path, so the script gets a real path as $0 (cloud-init gives one under /var/lib/cloud): `dirname "$0"` works, as in
+ * cloud-init. The copy is removed once the script has exited; /run is a tmpfs, so nothing of the
+ * script is left on disk (its text may hold secrets, like its output: see userdata_log_open()). */
+int userdata_script_copy(const Context *ctx, const char *instance_id, const UserDataPart *p, char **ret_path)
 {
-        _cleanup_close_ int fd = memfd_create("kernelkeeper-userdata", MFD_ALLOW_SEALING);
-        if (fd < 0)
-                return negative_errno();
-        int r = loop_write(fd, p->data, p->size);
+        _cleanup_free_ char *top = NULL, *dir = NULL, *rel = NULL, *path = NULL;
+        int r = mkdir_in_root(ctx->root, USERDATA_SCRIPT_DIR, 0700, &top);
         if (r < 0)
                 return r;
-        if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+        /* owner only, even if the directory existed with looser bits */
+        if (chmod(top, 0700) < 0)
                 return negative_errno();
-        if (fd < SCRIPT_FD) {
-                /* started with 0-2 closed: keep it clear of the child's stdin/stdout/stderr */
-                int moved = fcntl(fd, F_DUPFD, SCRIPT_FD);
-                if (moved < 0)
-                        return negative_errno();
-                close(fd);
-                fd = moved;
+        if (asprintf(&rel, USERDATA_SCRIPT_DIR "/%s", instance_id) < 0)
+                return -ENOMEM;
+        if ((r = mkdir_in_root(ctx->root, rel, 0700, &dir)) < 0)
+                return r;
+        if (chmod(dir, 0700) < 0)
+                return negative_errno();
+        free(rel);
+        if (asprintf(&rel, USERDATA_SCRIPT_DIR "/%s/part-%u", instance_id, p->index) < 0) {
+                rel = NULL;
+                return -ENOMEM;
         }
-        return TAKE_FD(fd);
+        /* a link in place of the copy is refused by write_file_atomic(), never followed */
+        if ((r = chase_in_root(ctx->root, rel, CHASE_NONEXISTENT | CHASE_NOFOLLOW_LAST, &path)) < 0)
+                return r;
+        if ((r = write_file_atomic(path, p->data, p->size, 0500, 0)) < 0)
+                return r;
+        *ret_path = TAKE_PTR(path);
+        return 0;
 }
 
-static _noreturn_ void child(const ScriptRun *run, int memfd, int out_fd, const sigset_t *old_mask)
+/* The #! line as Linux reads it (fs/binfmt_script.c): the interpreter up to the first blank, the rest
+ * of the line (trimmed) as at most one argument, the line cut at 255 bytes. */
+typedef struct Interpreter {
+        char path[256];
+        char arg[256];
+} Interpreter;
+
+static int parse_interpreter(const UserDataPart *p, Interpreter *ret)
+{
+        size_t n = MIN(p->size, (size_t) 255);
+        if (n < 2 || p->data[0] != '#' || p->data[1] != '!')
+                return -ENOEXEC;
+        char line[256];
+        memcpy(line, p->data + 2, n - 2);
+        line[n - 2] = 0;
+        char *nl = strchr(line, '\n');
+        if (nl)
+                *nl = 0;
+        char *s = line + strspn(line, " \t");
+        size_t len = strcspn(s, " \t");
+        if (len == 0)
+                return -ENOEXEC;
+        Interpreter in = {};
+        memcpy(in.path, s, len);
+        s += len;
+        s += strspn(s, " \t");
+        size_t alen = strlen(s);
+        while (alen > 0 && (s[alen - 1] == ' ' || s[alen - 1] == '\t' || s[alen - 1] == '\r'))
+                alen--;
+        memcpy(in.arg, s, alen);
+        *ret = in;
+        return 0;
+}
+
+static _noreturn_ void child(const ScriptRun *run, const Interpreter *interp, int out_fd, const sigset_t *old_mask)
 {
         /* its own session and process group: the timeout kills everything it started */
         (void) setsid();
@@ -103,8 +144,8 @@ static _noreturn_ void child(const ScriptRun *run, int memfd, int out_fd, const 
                 (void) fcntl(i, F_SETFD, 0);
         /* Nothing else crosses the exec: everything kernelkeeper opens is close-on-exec already,
          * and whatever a library opened without it (or a future descriptor we forget) is closed
-         * here. The memfd moves into place first (dup2() leaves the copy without FD_CLOEXEC). */
-        if ((memfd != SCRIPT_FD && dup2(memfd, SCRIPT_FD) < 0) || fd_close_from(SCRIPT_FD + 1) < 0)
+         * here. */
+        if (fd_close_from(STDERR_FILENO + 1) < 0)
                 _exit(127);
         if (chdir(run->cwd) < 0)
                 (void) chdir("/");
@@ -126,10 +167,11 @@ static _noreturn_ void child(const ScriptRun *run, int memfd, int out_fd, const 
                 part,
                 NULL,
         };
-        char name[64];
-        snprintf(name, sizeof name, "userdata-part-%u", run->part->index);
-        char *argv[] = { name, NULL };
-        fexecve(SCRIPT_FD, argv, envp);
+        /* as the kernel runs a #! script, but by hand: /run is mounted noexec on Debian (its
+         * initramfs mounts it so), and the interpreter only reads the copy */
+        char *argv[] = { (char *) interp->path, interp->arg[0] ? (char *) interp->arg : (char *) run->script_path,
+                         interp->arg[0] ? (char *) run->script_path : NULL, NULL };
+        execve(interp->path, argv, envp);
         dprintf(STDERR_FILENO, "kernelkeeper: cannot execute user-data part %u: %s\n", run->part->index,
                 strerror(errno));
         _exit(127);
@@ -153,9 +195,10 @@ static int copy_output(int in_fd, int log_fd, int journal_fd, bool *ret_eof)
 
 int userdata_script_exec(const ScriptRun *run, ScriptOutcome *ret)
 {
-        _cleanup_close_ int memfd = script_fd(run->part);
-        if (memfd < 0)
-                return memfd;
+        Interpreter interp;
+        int r0 = parse_interpreter(run->part, &interp);
+        if (r0 < 0)
+                return r0;
         int pipefd[2];
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return negative_errno();
@@ -190,10 +233,9 @@ int userdata_script_exec(const ScriptRun *run, ScriptOutcome *ret)
                 return r;
         }
         if (pid == 0)
-                child(run, memfd, out_w, &old_mask);
+                child(run, &interp, out_w, &old_mask);
         /* the parent's copies: EOF on the pipe must mean the script's side is closed */
         close(TAKE_FD(out_w));
-        close(TAKE_FD(memfd));
 
         long long deadline = run->timeout_sec ? start + (long long) run->timeout_sec * 1000 : -1;
         long long kill_at = -1, drain_until = -1;

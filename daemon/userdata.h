@@ -24,12 +24,20 @@ typedef struct ScriptOutcome {
 
 typedef struct ScriptRun {
         const UserDataPart *part;
+        const char *script_path; /* the sealed copy (userdata_script_copy()), executed by path */
         const char *instance_id;
         const char *cwd;
         unsigned timeout_sec;  /* 0: none */
         int log_fd;            /* the part's 0600 log file */
         bool to_journal;       /* also send the output to the journal */
 } ScriptRun;
+
+/* Where the sealed copies of the scripts live while they run: <dir>/<instance>/part-<n> */
+#define USERDATA_SCRIPT_DIR "/run/kernelkeeper-userdata"
+
+/* Writes part p's text to ROOT/run/kernelkeeper-userdata/<instance>/part-<n> (directories 0700, the
+ * file 0500, atomically); *ret_path is its host path. The caller unlinks it after the run. */
+int userdata_script_copy(const Context *ctx, const char *instance_id, const UserDataPart *p, char **ret_path);
 
 /* Runs the script and waits for it (or for its timeout). Errors are about starting it; the
  * script's own failure is in *ret. */

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/file.h>
+#include <unistd.h>
 
 #include "common/chase.h"
 #include "common/fileio.h"
@@ -116,8 +117,18 @@ static int run_script(const Context *ctx, const UserDataPart *p, const char *ins
         _cleanup_free_ char *now = now_iso8601();
         dprintf(log_fd, "== kernelkeeper: part %u (%s, %s, sha256 %s), attempt %u, started %s\n", p->index,
                 p->content_type, userdata_frequency_to_string(p->frequency), p->sha256, attempt, now ? now : "");
+        _cleanup_free_ char *script_path = NULL;
+        r = userdata_script_copy(ctx, instance_id, p, &script_path);
+        if (r < 0) {
+                log_error_errno(r, "Cannot write user-data part %u to %s/%s: %m", p->index, USERDATA_SCRIPT_DIR,
+                                instance_id);
+                *ret_status = "failed";
+                (void) userdata_record_finished(ctx, p, scope, "failed", NULL, "could not be started");
+                return 0;
+        }
         ScriptRun run = {
                 .part = p,
+                .script_path = script_path,
                 .instance_id = instance_id,
                 .cwd = ctx->root,
                 .timeout_sec = ctx->config.script_timeout_sec,
@@ -126,6 +137,7 @@ static int run_script(const Context *ctx, const UserDataPart *p, const char *ins
         };
         ScriptOutcome o;
         r = userdata_script_exec(&run, &o);
+        (void) unlink(script_path);
         if (r < 0) {
                 log_error_errno(r, "Cannot run user-data part %u: %m", p->index);
                 *ret_status = "failed";

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <arpa/inet.h>
 #include "metadata/curl-loader.h"
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/fd-util.h"
 #include "common/macro.h"
@@ -15,6 +19,9 @@
 #define TOKEN_MAX 256u
 #define BACKOFF_FIRST_MSEC 100u
 #define BACKOFF_MAX_MSEC 5000u
+/* with no route to the service yet, a try costs nothing (no packet leaves): wait for the next
+ * address or route change, but try again at least this often */
+#define NO_ROUTE_POLL_MSEC 1000u
 /* a Retry-After beyond this is treated as this: the deadline bounds the wait anyway */
 #define RETRY_AFTER_MAX_SEC 60u
 
@@ -41,6 +48,7 @@ struct ImdsClient {
         long long deadline_msec;     /* CLOCK_MONOTONIC */
         long long token_refresh_msec; /* renew the token before it expires on a long run */
         unsigned n_requests;
+        int route_fd;                /* rtnetlink, opened the first time there is no route */
         char error[256];
         ImdsLogFunc log_fn;
         void *log_userdata;
@@ -129,6 +137,7 @@ int imds_new(const ImdsOptions *o, ImdsClient **ret)
         ImdsClient *c = calloc(1, sizeof *c);
         if (!c)
                 return -ENOMEM;
+        c->route_fd = -EBADF;
         c->base = strdup(o->url);
         c->curl = kk_curl.easy_init();
         if (!c->base || !c->curl) {
@@ -155,6 +164,8 @@ ImdsClient *imds_free(ImdsClient *c)
         if (c->curl)
                 kk_curl.easy_cleanup(c->curl);
         free(c->base);
+        if (c->route_fd >= 0)
+                close(c->route_fd);
         if (c->token)
                 explicit_bzero(c->token, strlen(c->token));
         free(c->token);
@@ -212,6 +223,7 @@ typedef enum TryResult {
         TRY_REPLY,     /* an HTTP status arrived (in *ret_status) */
         TRY_TRANSIENT, /* nothing arrived: refused, reset, timed out; worth retrying */
         TRY_TIMEOUT,   /* as TRY_TRANSIENT, but the try ran out of time (a dropped packet) */
+        TRY_NO_ROUTE,  /* nothing left the machine: no address or route towards the service yet */
 } TryResult;
 
 /* One request on the kept-alive handle. The handle is reset (connections survive a reset) so no
@@ -290,7 +302,12 @@ static int try_once(ImdsClient *c, bool put, const char *path, size_t max_size, 
                         return -EFBIG;
                 }
                 set_error(c, "%s", kk_curl.easy_strerror(cc));
-                *ret_result = cc == CURLE_OPERATION_TIMEDOUT ? TRY_TIMEOUT : TRY_TRANSIENT;
+                long os_errno = 0;
+                (void) kk_curl.easy_getinfo(e, CURLINFO_OS_ERRNO, &os_errno);
+                *ret_result = cc == CURLE_OPERATION_TIMEDOUT ? TRY_TIMEOUT
+                              : cc == CURLE_COULDNT_CONNECT && (os_errno == ENETUNREACH || os_errno == EADDRNOTAVAIL)
+                                      ? TRY_NO_ROUTE
+                                      : TRY_TRANSIENT;
                 return 0;
         }
         long status = 0;
@@ -336,6 +353,38 @@ static bool token_ok(const char *t, size_t n)
         return true;
 }
 
+/* No route to the service yet (the interface has no lease): the first time, subscribe to address
+ * and route changes and try again at once (a change between the failed try and the subscription is
+ * not lost); then wait for the next change, at most NO_ROUTE_POLL_MSEC. So the first request leaves
+ * as soon as the lease is configured, without a backoff step in between. -ETIMEDOUT at the
+ * deadline. */
+static int wait_route(ImdsClient *c)
+{
+        long long left = c->deadline_msec - now_msec();
+        if (left <= 0)
+                return -ETIMEDOUT;
+        if (c->route_fd == -EBADF) {
+                int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+                struct sockaddr_nl a = { .nl_family = AF_NETLINK,
+                                         .nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE };
+                if (fd >= 0 && bind(fd, (struct sockaddr *) &a, sizeof a) < 0) {
+                        close(fd);
+                        fd = -1;
+                }
+                /* without netlink: a try every NO_ROUTE_POLL_MSEC */
+                c->route_fd = fd >= 0 ? fd : -EAFNOSUPPORT;
+                if (fd >= 0)
+                        return 0;
+        }
+        struct pollfd p = { .fd = c->route_fd >= 0 ? c->route_fd : -1, .events = POLLIN };
+        if (poll(&p, 1, (int) MIN(left, (long long) NO_ROUTE_POLL_MSEC)) > 0 && c->route_fd >= 0) {
+                char buf[8192];
+                while (recv(c->route_fd, buf, sizeof buf, 0) > 0)
+                        ;
+        }
+        return 0;
+}
+
 /* PUT /latest/api/token until a token arrives, the service says it has none (IMDSv1 fallback when
  * allowed) or the deadline passes. */
 static int fetch_token(ImdsClient *c)
@@ -354,6 +403,13 @@ static int fetch_token(ImdsClient *c)
                         say(c, LOG_NOTICE, "IMDS: no reply to the token request (%s), using IMDSv1", c->error);
                         c->v1 = true;
                         return 0;
+                }
+                if (res == TRY_NO_ROUTE) {
+                        if (c->route_fd == -EBADF)
+                                say(c, LOG_INFO, "IMDS: no route yet (%s), waiting for the network", c->error);
+                        if ((r = wait_route(c)) < 0)
+                                return r;
+                        continue;
                 }
                 if (res != TRY_REPLY) {
                         say(c, LOG_INFO, "IMDS: not reachable yet (%s), retrying", c->error);
@@ -418,6 +474,11 @@ int imds_get(ImdsClient *c, const char *path, size_t max_size, char **ret_data, 
                 if (r < 0)
                         return r;
                 _cleanup_free_ char *body = reply.data;
+                if (res == TRY_NO_ROUTE) {
+                        if ((r = wait_route(c)) < 0)
+                                return r;
+                        continue;
+                }
                 if (res != TRY_REPLY) {
                         say(c, LOG_INFO, "IMDS: GET %s failed (%s), retrying", path, c->error);
                         if ((r = wait_retry(c, &backoff, 0)) < 0)

@@ -3,13 +3,18 @@
 """`userdata run` as an IMDS client: one token and one connection on the happy path, and the field
 failures of /work/shared/notes/imds.md (expired token, 503 storms, a service that is not up yet,
 dropped token replies, slow replies, 404, oversized user data)."""
+import json
 import os
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.environ.get("KK_SOURCE_ROOT", ""), "tests", "imds"))
 import kktest  # noqa: E402
+import udtest  # noqa: E402
 from udtest import UserDataCase  # noqa: E402
+
+udtest_file = udtest.__file__
 
 
 class Client(UserDataCase):
@@ -69,6 +74,43 @@ class Client(UserDataCase):
         self.assertGreaterEqual(time.monotonic() - start, 2)
         self.assertEqual(self.trace("trace"), ["a"])
         self.assertEqual(len(self.srv.requests(method="PUT")), 1)
+
+    def test_no_route_yet_waits_for_the_network(self):
+        """Started before the interface is configured (connect: ENETUNREACH), the client waits for
+        the next address/route change instead of backing off: the first request leaves right when
+        the route appears (here: lo brought up 1.9 s in, in a network namespace of its own; the
+        old backoff of 100 ms doubling would try next at 3.1 s)."""
+        if subprocess.run(["unshare", "-rn", "true"], capture_output=True).returncode != 0:
+            self.skipTest("unshare -rn (a user + network namespace) is not available here")
+        helper = f"""
+import json, subprocess, sys, threading, time
+sys.path.insert(0, {os.path.dirname(udtest_file)!r})
+from imds_server import ImdsServer
+srv = ImdsServer(user_data=b"#!/bin/sh\\necho a >> {self.out}/trace\\n").start()
+up = {{}}
+def lo_up():
+    time.sleep(1.9)
+    up["t"] = time.monotonic()
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+threading.Thread(target=lo_up).start()
+p = subprocess.run([{kktest.BINARY!r}, "--root", {self.t.root!r}, "userdata", "run",
+                    "--metadata-url", srv.url], capture_output=True, text=True)
+print(json.dumps({{"rc": p.returncode, "stderr": p.stderr, "up": up["t"],
+                  "first": srv.log[0]["t"] if srv.log else None}}))
+"""
+        env = dict(os.environ)
+        env.pop("JOURNAL_STREAM", None)
+        env.pop("INVOCATION_ID", None)
+        p = subprocess.run(["unshare", "-rn", sys.executable, "-c", helper], capture_output=True,
+                           text=True, timeout=60, env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        r = json.loads(p.stdout.strip().splitlines()[-1])
+        self.assertEqual(r["rc"], 0, r["stderr"])
+        self.assertEqual(self.trace("trace"), ["a"])
+        delay = r["first"] - r["up"]
+        self.assertGreaterEqual(delay, 0)
+        self.assertLess(delay, 0.6, f"first request {delay:.2f} s after the route appeared")
+        self.assertIn("no route yet", r["stderr"])
 
     def test_overall_deadline(self):
         self.configure(timeout=2)

@@ -254,7 +254,7 @@ class Runner(UserDataCase):
         self.assertNotIn(CANARY, self.t.read("/var/lib/kernelkeeper/state.json").decode())
 
     def test_scripts_inherit_no_descriptors(self):
-        """Only 0-2 and the script's own text cross into a script, though the runner holds the
+        """Only 0-2 cross into a script (it is executed by the path of its sealed copy), though the runner holds the
         kept-alive connection to the metadata service (and its lock, log, pipe) while it runs."""
         body = (f"ls -l /proc/self/fd > {self.out}/fds\n"
                 # the runner's own descriptors, as the script's parent: each must be close-on-exec
@@ -269,16 +269,57 @@ class Runner(UserDataCase):
                 name, target = line.split(" -> ", 1)
                 fds[int(name.split()[-1])] = target
         own_dir = [n for n, t in fds.items() if re.fullmatch(r"/proc/\d+/fd", t)]  # ls reading the list
-        script = [n for n, t in fds.items() if t.startswith("/memfd:kernelkeeper-userdata")]
-        self.assertEqual(len(script), 1, fds)
-        self.assertEqual(sorted(fds), sorted([0, 1, 2] + script + own_dir), fds)
+        self.assertEqual(sorted(fds), sorted([0, 1, 2] + own_dir), fds)
         self.assertEqual(len(own_dir), 1, fds)
 
         parent = [line.split() for line in open(os.path.join(self.out, "parent")).read().splitlines()]
         self.assertTrue(any(t.startswith("socket:") for _, t, _ in parent), f"a connection is open: {parent}")
         for n, target, flags in parent:
-            if int(n) > 2 and not target.startswith("/memfd:"):  # the runner closes its memfd copy after fork
+            if int(n) > 2:
                 self.assertTrue(int(flags, 8) & 0o2000000, f"runner fd {n} ({target}) is not close-on-exec")
+
+    def test_script_has_a_real_path_as_dollar_zero(self):
+        """$0 is a sealed copy of the part (0500 in 0700 directories, like cloud-init's
+        /var/lib/cloud/instance/scripts/part-001), so `dirname "$0"` works; gone after the run."""
+        body = (f'echo "$0" > {self.out}/zero\n'
+                f'ls -ld "$(dirname "$0")" "$(dirname "$(dirname "$0")")" > {self.out}/dirs\n'
+                f'stat -c %a "$0" > {self.out}/mode\n'
+                f'cat "$0" > {self.out}/text\n')
+        text = self.script("zero", body)
+        self.serve(text)
+        self.run_ok()
+        zero = open(os.path.join(self.out, "zero")).read().strip()
+        self.assertEqual(zero, self.t.path("/run/kernelkeeper-userdata/i-0123456789abcdef0/part-1"))
+        self.assertEqual(open(os.path.join(self.out, "text")).read(), text)
+        self.assertEqual(open(os.path.join(self.out, "mode")).read().strip(), "500")
+        for line in open(os.path.join(self.out, "dirs")).read().splitlines():
+            self.assertTrue(line.startswith("drwx------"), line)
+        self.assertFalse(os.path.exists(zero), "the copy is removed after the run")
+        self.assertEqual(self.trace("trace"), ["zero"])
+
+    def test_scripts_run_from_a_noexec_run(self):
+        """Debian's initramfs mounts /run noexec: the interpreter named by the #! line (with its one
+        optional argument, as Linux splits it) is started on the copy, which it only reads."""
+        if subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode != 0:
+            self.skipTest("unshare -rm (a user + mount namespace) is not available here")
+        ud = mime(("text/x-shellscript", self.script("plain", f'echo "$0" > {self.out}/zero')),
+                  ("text/x-shellscript", self.script("with-arg", 'false\necho "not reached: -e was lost"',
+                                                     shebang="#!/bin/sh -e  ")),
+                  ("text/x-shellscript", self.script("env", "", shebang="#! /usr/bin/env sh")))
+        self.serve(ud)
+        run = self.t.path("/run")
+        os.makedirs(run, exist_ok=True)
+        env = dict(os.environ)
+        env.pop("JOURNAL_STREAM", None)
+        env.pop("INVOCATION_ID", None)
+        p = subprocess.run(["unshare", "-rm", "sh", "-c", 'mount -t tmpfs -o noexec,nosuid,nodev tmpfs "$1" && '
+                            'shift && exec "$@"', "sh", run, kktest.BINARY, "--root", self.t.root,
+                            "userdata", "run", "--metadata-url", self.srv.url],
+                           capture_output=True, text=True, env=env, timeout=60)
+        self.assertEqual(self.trace("trace"), ["plain", "with-arg", "env"], p.stderr)
+        self.assertEqual(sorted((r["status"], r["exit_status"]) for r in self.runs().values()),
+                         [("failed", 1), ("success", 0), ("success", 0)], p.stderr)
+        self.assertIn("/run/kernelkeeper-userdata/", open(os.path.join(self.out, "zero")).read())
 
     def test_directive_selector_never_quoted(self):
         """A selector that matches nothing: the part and the problem are named, the selector (user

@@ -292,10 +292,10 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual(calls, ["systemctl --system daemon-reload",
                                  "deb-systemd-invoke restart kernelkeeper.service"])
         # remove: the guardian stopped, the user-data unit left alone
-        # (postrm reloads once per unit it knows: the guardian, the user-data and the boot unit)
+        # (postrm reloads once per unit it knows: the guardian, the user-data, the boot and the
+        # modules unit)
         self.assertEqual(script("prerm", "remove") + script("postrm", "remove"),
-                         ["deb-systemd-invoke stop kernelkeeper.service", "systemctl --system daemon-reload",
-                          "systemctl --system daemon-reload", "systemctl --system daemon-reload"])
+                         ["deb-systemd-invoke stop kernelkeeper.service"] + ["systemctl --system daemon-reload"] * 4)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,9 @@ kmod
 python3
 libdevmapper1.02.1
 strace
+mmdebstrap
+dpkg-dev
+debhelper
 "
 # qemu-system-x86: the VM (TCG); seabios: the BIOS that runs GRUB Legacy's MBR.
 # fdisk: sfdisk (partition table without loop devices).
@@ -26,6 +29,8 @@ strace
 # cpio: initramfs archives; kmod: depmod/modprobe for the guest's module tree.
 # libdevmapper1.02.1: needed by the unpacked grub-common's grub-mkimage (PV-GRUB2).
 # strace: kills `kernel trial` in the guest at its Nth rename (power-cut points of the trial scenario).
+# mmdebstrap: the real Debian 12 guest (vmlib/debian_guest.py) from the Debian archive;
+#   dpkg-dev + debhelper: the kernelkeeper .deb it installs (tests/package/build-deb).
 
 missing=""
 for p in $PACKAGES; do

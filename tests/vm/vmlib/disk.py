@@ -62,21 +62,22 @@ def grub_shell():
 
 
 class Disk:
-    def __init__(self, path, layout):
+    def __init__(self, path, layout, size=DISK_BYTES):
         self.path = pathlib.Path(path)
         self.layout = layout
+        self.size = size
         first = 2048 * SECTOR
         if layout.separate_boot:
             self.parts = [(first, BOOT_PART_BYTES),
-                          (first + BOOT_PART_BYTES, DISK_BYTES - first - BOOT_PART_BYTES)]
+                          (first + BOOT_PART_BYTES, size - first - BOOT_PART_BYTES)]
         else:
-            self.parts = [(first, DISK_BYTES - first)]
+            self.parts = [(first, size - first)]
 
     # --- building -------------------------------------------------------
     def create(self, root_stage):
         """root_stage is the whole guest tree, /boot included."""
         with open(self.path, "wb") as f:
-            f.truncate(DISK_BYTES)
+            f.truncate(self.size)
         table = "label: dos\n" + "".join(
             f"start={off // SECTOR}, size={size // SECTOR}, type=83{', bootable' if i == 0 else ''}\n"
             for i, (off, size) in enumerate(self.parts))

@@ -82,6 +82,7 @@ def build_tree(stage, layout, kernels, binary, menu_lst):
     _install_busybox(stage)
     if binary:
         install_binary(stage, binary)
+        install_dlopened(stage)
     (stage / "etc" / "fstab").write_text(
         f"{root_device(layout)} / {'ext4' if layout.separate_boot else layout.fstype} rw 0 1\n"
         + (f"{root_device(layout)[:-1]}1 /boot {layout.fstype} rw 0 2\n"
@@ -138,3 +139,15 @@ def install_binary(stage, binary, dest="usr/sbin/kernelkeeper", ld_library_path=
         dst.parent.mkdir(parents=True, exist_ok=True)
         if not dst.exists():
             shutil.copy2(real, dst)
+
+
+# kernelkeeper dlopen()s these on first use (the idle daemon maps none of them): ldd of the binary
+# does not list them, so they and what they link are copied on their own.
+DLOPENED = ("libcurl.so.4", "libcrypto.so.3", "libkmod.so.2")
+
+
+def install_dlopened(stage):
+    for lib in DLOPENED:
+        path = next(p for p in ("/usr/lib/x86_64-linux-gnu/" + lib, "/lib/x86_64-linux-gnu/" + lib)
+                    if os.path.exists(p))
+        install_binary(stage, path, dest="usr/lib/x86_64-linux-gnu/" + lib)

@@ -39,15 +39,6 @@ def sha256(data):
     return hashlib.sha256(data).hexdigest()
 
 
-def guest_libraries(stage):
-    """libcurl and libcrypto are dlopen()ed by kernelkeeper: ldd of the binary does not list them."""
-    from . import guest
-    for lib in ("libcurl.so.4", "libcrypto.so.3"):
-        path = next(p for p in ("/usr/lib/x86_64-linux-gnu/" + lib, "/lib/x86_64-linux-gnu/" + lib)
-                    if os.path.exists(p))
-        guest.install_binary(stage, path, dest="usr/lib/x86_64-linux-gnu/" + lib)
-
-
 class TestImds:
     """The test IMDS on 127.0.0.1 with a guestfwd target for qemu.boot(net=...)."""
 

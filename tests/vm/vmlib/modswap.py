@@ -35,18 +35,9 @@ def install_modules(stage, k):
     cache.run(["depmod", "-b", str(stage), k.release], stderr=subprocess.DEVNULL)
 
 
-DLOPENED = ("libkmod.so.2", "libcrypto.so.3")  # kernelkeeper loads these on first use: ldd does not list them
-
-
 def install_tools(stage):
     stage = pathlib.Path(stage)
     guest.install_binary(stage, "/usr/bin/kmod", "bin/kmod")
-    for lib in DLOPENED:
-        src = pathlib.Path("/lib/x86_64-linux-gnu") / lib
-        dst = stage / "lib/x86_64-linux-gnu" / lib
-        if not dst.exists():
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(os.path.realpath(src), dst)
     for tool in KMOD_TOOLS:
         for d in ("sbin", "bin", "usr/sbin", "usr/bin"):
             link = stage / d / tool
