@@ -182,15 +182,19 @@ static int acquire_url(Payload *p, const InstallRequest *q)
                 return log_error_errno(errno, "Cannot create %s: %m", path);
         char hex[SHA256_HEX_SIZE];
         uint64_t size = 0;
+        /* a presigned URL's query is a secret: never in a message */
+        _cleanup_free_ char *shown = download_url_shown(q->url);
+        if (!shown)
+                return log_oom();
         int r = download_to_fd(q->url, fd, DOWNLOAD_MAX, hex, &size, &err);
         if (r < 0)
-                return log_error_errno(r, "Cannot download %s: %s; nothing was installed", q->url, err ? err : "failed");
+                return log_error_errno(r, "Cannot download %s: %s; nothing was installed", shown, err ? err : "failed");
         if (strcasecmp(hex, q->sha256) != 0)
                 return log_error_errno(EBADMSG, "The download of %s has sha256 %s, not the %s given; nothing was unpacked or installed",
-                                       q->url, hex, q->sha256);
-        log_debug("Downloaded %s (%" PRIu64 " bytes, sha256 matches)", q->url, size);
+                                       shown, hex, q->sha256);
+        log_debug("Downloaded %s (%" PRIu64 " bytes, sha256 matches)", shown, size);
         _cleanup_free_ char *what = NULL;
-        if (asprintf(&what, "the download of %s", q->url) < 0)
+        if (asprintf(&what, "the download of %s", shown) < 0)
                 return log_oom();
         return unpack_file(p, path, what);
 }

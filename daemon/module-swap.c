@@ -954,12 +954,6 @@ int module_verify_persisted_verb(Context *ctx, CliArgs *args)
 
 /* ---- from user data: {"modules": {"swap": [...]}} ---- */
 
-/* The URL as it may be shown and kept: without its query (a presigned URL's token) */
-static char *url_shown(const char *url)
-{
-        return strndup(url, strcspn(url, "?#"));
-}
-
 int module_swap_directive(const Context *ctx, const DirectiveModuleSwap *swaps, size_t n, json_t **ret_results,
                           char **ret_problem)
 {
@@ -969,7 +963,7 @@ int module_swap_directive(const Context *ctx, const DirectiveModuleSwap *swaps, 
         int failed = 0;
         for (size_t i = 0; i < n; i++) {
                 const DirectiveModuleSwap *m = &swaps[i];
-                _cleanup_free_ char *shown = url_shown(m->url), *dir = NULL, *path = NULL, *cerr = NULL,
+                _cleanup_free_ char *shown = download_url_shown(m->url), *dir = NULL, *path = NULL, *cerr = NULL,
                                     *rel = NULL, *why = NULL;
                 json_t *rec = NULL;
                 if (!shown || asprintf(&rel, "%s/modules", ctx->config.state_dir) < 0)

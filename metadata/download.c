@@ -88,3 +88,8 @@ int download_to_fd(const char *url, int fd, uint64_t max_size, char ret_sha256[S
         *ret_size = sink.size;
         return 0;
 }
+
+char *download_url_shown(const char *url)
+{
+        return strndup(url, strcspn(url, "?#"));
+}
