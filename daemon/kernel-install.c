@@ -8,6 +8,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "boot/history.h"
 #include "common/chase.h"
 #include "common/fileio.h"
 #include "common/macro.h"
@@ -628,6 +629,18 @@ int kernel_directive_apply(const Context *ctx, const DirectiveKernel *k, char **
                 return r;
         protect_update(ctx);
         if (k->trial) {
+                /* even if this part's run record were lost: a kernel that failed its trial is not
+                 * tried again from user data (the issue: never automatically) */
+                _cleanup_json_ json_t *state = NULL;
+                if ((r = state_load(ctx, &state)) < 0)
+                        return r;
+                json_t *t = json_object_get(state, "trial");
+                const char *t_phase = json_string_value(json_object_get(t, "phase"));
+                const char *t_release = json_string_value(json_object_get(json_object_get(t, "trial"), "release"));
+                if (boot_history_trial_failed(json_object_get(state, "boots"), release) ||
+                    (t_phase && streq(t_phase, "failed") && t_release && streq(t_release, release)))
+                        return log_error_errno(EALREADY, "Kernel %s failed its trial before; user data does not try it "
+                                               "again (`kernelkeeper kernel trial` by hand does)", release);
                 if (asprintf(&sel, "release=%s", release) < 0)
                         return log_oom();
                 if ((r = kernel_trial_arm(ctx, sel)) < 0)

@@ -343,6 +343,25 @@ class Directive(UserDataCase):
         self.assertEqual(len(self.srv.requests(path="/k.tar")), len(files), "not downloaded again")
         self.assertEqual(self.state()["trial"]["phase"], "armed", "not armed again")
 
+    def test_kernel_that_failed_its_trial_is_not_tried_again(self):
+        # even when the part's once-per-instance record is lost, the release's failed trial in the
+        # boot history keeps user data from arming it again
+        body = kf.tar(kf.kernel_members(N))
+        self.serve(None, files={"/k.tar": body})
+        self.srv.configure(user_data=self.directive(
+            {"install": {"url": self.srv.url + "/k.tar", "sha256": hashlib.sha256(body).hexdigest()}, "trial": True}))
+        self.run_ok()
+        self.assertEqual(self.state()["trial"]["phase"], "armed")
+        kktest.run(self.t, "kernel", "rollback")
+        st = self.state()
+        self.assertEqual(st["trial"]["phase"], "failed")
+        st.pop("userdata", None)
+        self.t.write("/var/lib/kernelkeeper/state.json", json.dumps(st))
+        self.set_boot_id("6f1b6a6e-0d0c-4f3e-9a53-000000000004")
+        p = self.userdata("run", check=1)
+        self.assertIn(f"Kernel {N} failed its trial before; user data does not try it again", p.stderr)
+        self.assertEqual(self.state()["trial"]["phase"], "failed", "not armed again")
+
     def test_failed_install_is_not_retried(self):
         body = kf.tar(kf.kernel_members(N))
         ud = self.directive({"install": {"url": "http://127.0.0.1:1/none", "sha256": "0" * 64}, "trial": True})
