@@ -51,6 +51,20 @@ int boot_history_set_outcome(json_t *history, const char *boot_id, const char *o
         return -ENOENT;
 }
 
+bool boot_history_trial_failed(json_t *history, const char *release)
+{
+        size_t i;
+        json_t *v;
+        json_array_foreach(history, i, v) {
+                const char *rel = json_string_value(json_object_get(v, "release"));
+                const char *outcome = json_string_value(json_object_get(v, "outcome"));
+                if (json_is_true(json_object_get(v, "trial")) && rel && release && streq(rel, release) && outcome &&
+                    streq(outcome, "failed"))
+                        return true;
+        }
+        return false;
+}
+
 /* compares two command lines word by word: blanks between words do not matter */
 static bool same_words(const char *a, const char *b)
 {

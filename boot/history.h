@@ -33,6 +33,10 @@ int boot_history_add(json_t *history, const BootRecord *r);
 /* Sets the outcome (and reason) of the record of boot_id; -ENOENT if there is none. */
 int boot_history_set_outcome(json_t *history, const char *boot_id, const char *outcome, const char *reason);
 
+/* True if a trial boot of release is recorded as failed: a kernel that failed its trial is not
+ * tried again automatically (by hand, `kernel trial` still may). */
+bool boot_history_trial_failed(json_t *history, const char *release);
+
 /* The entry a boot came from: the entry whose kernel command line is the booted one (GRUB 0.97 passes
  * it as written, cut at 255 bytes) and whose kernel release matches; the first such entry, or -1. */
 int boot_match_entry(const MenuInfo *info, const char *cmdline, const char *release);

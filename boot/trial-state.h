@@ -71,7 +71,7 @@ TrialPhase trial_phase_from_string(const char *s); /* _TRIAL_PHASE_MAX if unknow
 bool trial_phase_in_flight(TrialPhase p);          /* armed or booted */
 
 #define TRIAL_REASON_BEFORE_USERSPACE "the trial failed before userspace (panic, hang or load failure): GRUB booted the known-good kernel"
-#define TRIAL_REASON_NO_VERDICT "the trial boot ended before its health was judged (hang, crash or reboot)"
+#define TRIAL_REASON_NO_VERDICT "the trial boot ended before its health was judged: a userspace hang rebooted at the HealthTimeoutSec= deadline, a crash or a reset"
 #define TRIAL_REASON_AGAIN "the trial kernel was booted again after a boot without a verdict (a loader switch left the other state file armed)"
 #define TRIAL_REASON_NEVER_ARMED "the trial was recorded but never armed on disk (kernel trial was cut off); nothing was booted"
 #define TRIAL_REASON_ROLLBACK "rolled back by hand (kernel rollback)"

@@ -3,8 +3,8 @@
 
 #include <stddef.h>
 
-/* Libraries loaded on first use (libcurl, libcrypto), so a process that never needs them maps none
- * of their pages. */
+/* Libraries loaded on first use (libcurl, libcrypto, libkmod), so a process that never needs them
+ * maps none of their pages. */
 typedef struct DlSym {
         void **slot;
         const char *name;

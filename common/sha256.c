@@ -4,34 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/dlopen-util.h"
+#include "common/crypto-loader.h"
 #include "common/macro.h"
 #include "common/sha256.h"
-
-static struct {
-        EVP_MD_CTX *(*ctx_new)(void);
-        void (*ctx_free)(EVP_MD_CTX *ctx);
-        const EVP_MD *(*sha256)(void);
-        int (*init)(EVP_MD_CTX *ctx, const EVP_MD *type, ENGINE *impl);
-        int (*update)(EVP_MD_CTX *ctx, const void *d, size_t cnt);
-        int (*final)(EVP_MD_CTX *ctx, unsigned char *md, unsigned int *s);
-} crypto;
-
-static int crypto_load(void)
-{
-        static int state = 1; /* 1: not tried, 0: loaded, <0: the error */
-        if (state <= 0)
-                return state;
-        const DlSym syms[] = {
-                { (void **) &crypto.ctx_new, "EVP_MD_CTX_new" },
-                { (void **) &crypto.ctx_free, "EVP_MD_CTX_free" },
-                { (void **) &crypto.sha256, "EVP_sha256" },
-                { (void **) &crypto.init, "EVP_DigestInit_ex" },
-                { (void **) &crypto.update, "EVP_DigestUpdate" },
-                { (void **) &crypto.final, "EVP_DigestFinal_ex" },
-        };
-        return state = dlopen_symbols("libcrypto.so.3", syms, ELEMENTSOF(syms));
-}
 
 struct Sha256 {
         EVP_MD_CTX *ctx;
@@ -43,9 +18,9 @@ int sha256_new(Sha256 **ret)
         if (r < 0)
                 return r;
         _cleanup_(sha256_freep) Sha256 *h = calloc(1, sizeof *h);
-        if (!h || !(h->ctx = crypto.ctx_new()))
+        if (!h || !(h->ctx = kk_crypto.EVP_MD_CTX_new()))
                 return -ENOMEM;
-        if (crypto.init(h->ctx, crypto.sha256(), NULL) != 1)
+        if (kk_crypto.EVP_DigestInit_ex(h->ctx, kk_crypto.EVP_sha256(), NULL) != 1)
                 return -EIO;
         *ret = TAKE_PTR(h);
         return 0;
@@ -53,14 +28,14 @@ int sha256_new(Sha256 **ret)
 
 int sha256_update(Sha256 *h, const void *data, size_t size)
 {
-        return crypto.update(h->ctx, data, size) == 1 ? 0 : -EIO;
+        return kk_crypto.EVP_DigestUpdate(h->ctx, data, size) == 1 ? 0 : -EIO;
 }
 
 int sha256_final_hex(Sha256 *h, char ret_hex[SHA256_HEX_SIZE])
 {
         unsigned char d[EVP_MAX_MD_SIZE];
         unsigned n = 0;
-        if (crypto.final(h->ctx, d, &n) != 1 || n != SHA256_DIGEST_SIZE)
+        if (kk_crypto.EVP_DigestFinal_ex(h->ctx, d, &n) != 1 || n != SHA256_DIGEST_SIZE)
                 return -EIO;
         for (unsigned i = 0; i < n; i++)
                 snprintf(ret_hex + 2 * i, 3, "%02x", d[i]);
@@ -72,7 +47,7 @@ Sha256 *sha256_free(Sha256 *h)
         if (!h)
                 return NULL;
         if (h->ctx)
-                crypto.ctx_free(h->ctx);
+                kk_crypto.EVP_MD_CTX_free(h->ctx);
         free(h);
         return NULL;
 }

@@ -14,6 +14,14 @@ size_t strv_length(char *const *l)
         return n;
 }
 
+bool strv_contains(char *const *l, const char *s)
+{
+        for (char *const *i = l; i && *i; i++)
+                if (streq(*i, s))
+                        return true;
+        return false;
+}
+
 int strv_consume(char ***l, char *s)
 {
         if (!s)

@@ -1,17 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <dirent.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-daemon.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "common/chase.h"
-#include "common/fd-util.h"
 #include "common/macro.h"
+#include "common/spawn.h"
 #include "daemon/health.h"
 #include "daemon/log.h"
 
@@ -84,46 +81,6 @@ static int filter_exec(const struct dirent *d)
         return d->d_name[0] != '.';
 }
 
-static long long now_msec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Runs one check in its own process group; its output goes where ours goes (the journal). Returns
- * its wait status, or -ETIME when it ran out of time (it and its children are killed). */
-static int run_check(const char *path, unsigned timeout_sec)
-{
-        pid_t pid = fork();
-        if (pid < 0)
-                return negative_errno();
-        if (pid == 0) {
-                (void) setpgid(0, 0);
-                (void) fd_close_from(3);
-                char *const argv[] = { (char *) path, NULL };
-                execv(path, argv);
-                _exit(127);
-        }
-        (void) setpgid(pid, pid);
-        long long deadline = now_msec() + (long long) timeout_sec * 1000;
-        for (;;) {
-                int status;
-                pid_t k = waitpid(pid, &status, WNOHANG);
-                if (k == pid)
-                        return status;
-                if (k < 0 && errno != EINTR)
-                        return negative_errno();
-                if (timeout_sec && now_msec() >= deadline) {
-                        (void) kill(-pid, SIGKILL);
-                        (void) waitpid(pid, &status, 0);
-                        return -ETIME;
-                }
-                struct timespec ts = { 0, 20 * 1000 * 1000 };
-                nanosleep(&ts, NULL);
-        }
-}
-
 int health_run_checks(const Context *ctx, unsigned check_timeout_sec, char **ret_failed)
 {
         _cleanup_free_ char *dir = NULL;
@@ -144,7 +101,9 @@ int health_run_checks(const Context *ctx, unsigned check_timeout_sec, char **ret
                 struct stat st;
                 if (!failed && asprintf(&path, "%s/%s", dir, names[i]->d_name) >= 0 && stat(path, &st) >= 0 &&
                     S_ISREG(st.st_mode) && (st.st_mode & 0111)) {
-                        int status = run_check(path, check_timeout_sec);
+                        /* its output goes where ours goes (the journal); killed with its children after the timeout */
+                        char *const argv[] = { path, NULL };
+                        int status = spawn_wait(argv, &(const SpawnOptions) { .no_path_search = true, .timeout_sec = check_timeout_sec }, NULL);
                         if (status == -ETIME)
                                 r = asprintf(&failed, "health check %s did not finish within %us",
                                              names[i]->d_name, check_timeout_sec);

@@ -2,18 +2,18 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "boot/history.h"
 #include "common/chase.h"
 #include "common/fileio.h"
 #include "common/macro.h"
 #include "common/sha256.h"
+#include "common/spawn.h"
 #include "common/strv.h"
 #include "daemon/kernel-install.h"
 #include "daemon/kernel-trial.h"
@@ -23,26 +23,17 @@
 #include "daemon/menu-txn.h"
 #include "daemon/protect.h"
 #include "daemon/state.h"
-#include "install/download.h"
 #include "install/files.h"
 #include "install/image.h"
 #include "install/layout.h"
 #include "install/tar.h"
+#include "metadata/download.h"
 
-extern char **environ;
 
 static void *mfree(void *p)
 {
         free(p);
         return NULL;
-}
-
-static bool strv_has(char **l, const char *s)
-{
-        for (; l && *l; l++)
-                if (streq(*l, s))
-                        return true;
-        return false;
 }
 
 #define DOWNLOAD_MAX ((uint64_t) 1 << 30)     /* a Debian kernel .deb is 70 MB */
@@ -104,67 +95,8 @@ int kernel_install_check_request(const InstallRequest *q)
         return 0;
 }
 
-/* Runs argv (PATH looked up), stdout to stderr; 0 on exit status 0. */
-static int run(char *const argv[], const char *cwd)
-{
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO);
-        if (cwd)
-                posix_spawn_file_actions_addchdir_np(&fa, cwd);
-        pid_t pid;
-        int r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        if (r != 0)
-                return -r;
-        int status;
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return -errno;
-        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EPROTO;
-}
-
-static bool in_path(const char *prog)
-{
-        const char *path = getenv("PATH") ?: "/usr/sbin:/usr/bin:/sbin:/bin";
-        _cleanup_free_ char *copy = strdup(path);
-        for (char *s = copy, *dir; copy && (dir = strsep(&s, ":"));) {
-                _cleanup_free_ char *p = NULL;
-                if (asprintf(&p, "%s/%s", *dir ? dir : ".", prog) >= 0 && access(p, X_OK) == 0)
-                        return true;
-        }
-        return false;
-}
-
-typedef struct Seen {
-        char **kernels;   /* boot/vmlinu[xz]-* names */
-        char **releases;  /* lib/modules/<first component> */
-} Seen;
-
-/* boot/FILE (one level) and lib/modules/REL/...; everything else of a .deb (docs) is skipped */
-static bool want_member(const char *name, TarType type, void *userdata)
-{
-        Seen *s = userdata;
-        if (streq(name, "boot") || streq(name, "boot/") || streq(name, "lib") || streq(name, "lib/") ||
-            streq(name, "lib/modules") || streq(name, "lib/modules/"))
-                return type == TAR_DIR;
-        if (strncmp(name, "boot/", 5) == 0) {
-                const char *f = name + 5;
-                if (strchr(f, '/') || type != TAR_FILE)
-                        return false;
-                if (strncmp(f, "vmlinuz-", 8) == 0 || strncmp(f, "vmlinux-", 8) == 0)
-                        (void) strv_push(&s->kernels, f);
-                return true;
-        }
-        if (strncmp(name, "lib/modules/", 12) == 0) {
-                const char *rel = name + 12;
-                _cleanup_free_ char *first = strndup(rel, strcspn(rel, "/"));
-                if (first && !strv_has(s->releases, first))
-                        (void) strv_push(&s->releases, first);
-                return true;
-        }
-        return false;
-}
+/* the tools' output goes to our stderr */
+static const SpawnOptions tool = { .stdout_to = SPAWN_STDOUT_TO_STDERR };
 
 /* Extracts an archive (fd at offset, length bytes, compression c) into staging/tree. */
 static int unpack(Payload *p, int fd, uint64_t length, Compression c, const char *what)
@@ -181,10 +113,10 @@ static int unpack(Payload *p, int fd, uint64_t length, Compression c, const char
         int r = stream_open_fd(fd, length, c, UNPACKED_MAX + (uint64_t) MEMBERS_MAX * 1024, &s);
         if (r < 0)
                 return log_oom();
-        Seen seen = {};
+        KernelMembers seen = {};
         TarLimits lim = { .max_total = UNPACKED_MAX, .max_members = MEMBERS_MAX };
         _cleanup_free_ char *err = NULL;
-        r = tar_extract(s, tfd, want_member, &seen, &lim, NULL, &err);
+        r = tar_extract(s, tfd, kernel_member_wanted, &seen, &lim, NULL, &err);
         _cleanup_strv_free_ char **kernels = seen.kernels, **releases = seen.releases;
         if (r < 0)
                 return log_error_errno(r, "Cannot unpack %s: %s", what, err ? err : "unreadable");
@@ -251,15 +183,19 @@ static int acquire_url(Payload *p, const InstallRequest *q)
                 return log_error_errno(errno, "Cannot create %s: %m", path);
         char hex[SHA256_HEX_SIZE];
         uint64_t size = 0;
+        /* a presigned URL's query is a secret: never in a message */
+        _cleanup_free_ char *shown = download_url_shown(q->url);
+        if (!shown)
+                return log_oom();
         int r = download_to_fd(q->url, fd, DOWNLOAD_MAX, hex, &size, &err);
         if (r < 0)
-                return log_error_errno(r, "Cannot download %s: %s; nothing was installed", q->url, err ? err : "failed");
+                return log_error_errno(r, "Cannot download %s: %s; nothing was installed", shown, err ? err : "failed");
         if (strcasecmp(hex, q->sha256) != 0)
                 return log_error_errno(EBADMSG, "The download of %s has sha256 %s, not the %s given; nothing was unpacked or installed",
-                                       q->url, hex, q->sha256);
-        log_debug("Downloaded %s (%" PRIu64 " bytes, sha256 matches)", q->url, size);
+                                       shown, hex, q->sha256);
+        log_debug("Downloaded %s (%" PRIu64 " bytes, sha256 matches)", shown, size);
         _cleanup_free_ char *what = NULL;
-        if (asprintf(&what, "the download of %s", q->url) < 0)
+        if (asprintf(&what, "the download of %s", shown) < 0)
                 return log_oom();
         return unpack_file(p, path, what);
 }
@@ -267,7 +203,7 @@ static int acquire_url(Payload *p, const InstallRequest *q)
 static int acquire_package(Payload *p, const InstallRequest *q)
 {
         char *argv[] = { (char *) "apt-get", (char *) "download", (char *) q->package, NULL };
-        int r = run(argv, p->staging);
+        int r = spawn_run(argv, &(const SpawnOptions) { .stdout_to = SPAWN_STDOUT_TO_STDERR, .cwd = p->staging }, NULL);
         if (r < 0)
                 return log_error_errno(r, "apt-get download %s failed (see above); nothing was installed", q->package);
         DIR *d = opendir(p->staging);
@@ -328,8 +264,8 @@ static int acquire_image(Payload *p, const InstallRequest *q, const KernelImage 
                 return log_oom();
         _cleanup_free_ char *err = NULL;
         TarLimits lim = { .max_total = UNPACKED_MAX, .max_members = MEMBERS_MAX };
-        Seen seen = {};
-        int r = tar_extract(s, dfd, want_member, &seen, &lim, NULL, &err);
+        KernelMembers seen = {};
+        int r = tar_extract(s, dfd, kernel_member_wanted, &seen, &lim, NULL, &err);
         strv_free(seen.kernels);
         strv_free(seen.releases);
         if (r < 0)
@@ -486,10 +422,10 @@ static int place_modules(const Context *ctx, const Payload *p)
                 return log_error_errno(errno, "Cannot move the modules to %s/%s: %m", dir, p->release);
         if (fsync(dfd) < 0)
                 return log_error_errno(errno, "Cannot sync %s: %m", dir);
-        if (in_path("depmod")) {
+        if (spawn_in_path("depmod")) {
                 char *argv[] = { (char *) "depmod", (char *) "-b", (char *) (root_is_host(ctx->root) ? "/" : ctx->root),
                                  p->release, NULL };
-                if (run(argv, NULL) < 0)
+                if (spawn_run(argv, &tool, NULL) < 0)
                         log_warning("depmod %s failed; run it before loading the new kernel's modules", p->release);
         }
         return 0;
@@ -549,14 +485,14 @@ static int add_entry(const Context *ctx, const char *release)
  * the entry, kernelkeeper's own keeps the pin), as Debian's installkernel runs them */
 static void run_postinst_hooks(const Context *ctx, const char *release)
 {
-        if (!root_is_host(ctx->root) || access("/etc/kernel/postinst.d", F_OK) < 0 || !in_path("run-parts"))
+        if (!root_is_host(ctx->root) || access("/etc/kernel/postinst.d", F_OK) < 0 || !spawn_in_path("run-parts"))
                 return;
         _cleanup_free_ char *a1 = NULL, *a2 = NULL;
         if (asprintf(&a1, "--arg=%s", release) < 0 || asprintf(&a2, "--arg=/boot/vmlinuz-%s", release) < 0)
                 return;
         char *argv[] = { (char *) "run-parts", (char *) "--report", (char *) "--exit-on-error", a1, a2,
                          (char *) "/etc/kernel/postinst.d", NULL };
-        if (run(argv, NULL) < 0)
+        if (spawn_run(argv, &tool, NULL) < 0)
                 log_warning("A hook in /etc/kernel/postinst.d failed for %s (see above)", release);
 }
 
@@ -650,11 +586,11 @@ int kernel_install(const Context *ctx, const InstallRequest *q, char **ret_relea
          * reads, the image last, then the entry */
         if ((r = pending_set(ctx, p.release, sha)) < 0)
                 return r;
-        if (p.deb && root_is_host(ctx->root) && in_path("dpkg") && access("/var/lib/dpkg/status", F_OK) >= 0) {
+        if (p.deb && root_is_host(ctx->root) && spawn_in_path("dpkg") && access("/var/lib/dpkg/status", F_OK) >= 0) {
                 /* dpkg on the running system: its hooks make the initrd and the entry (a system
                  * without dpkg and its database gets the files placed as from a tar, below) */
                 char *argv[] = { (char *) "dpkg", (char *) "-i", p.deb, NULL };
-                if ((r = run(argv, NULL)) < 0)
+                if ((r = spawn_run(argv, &tool, NULL)) < 0)
                         return log_error_errno(r, "dpkg -i %s failed (see above)", p.deb);
         } else {
                 if (p.modules && (r = place_modules(ctx, &p)) < 0)
@@ -693,6 +629,18 @@ int kernel_directive_apply(const Context *ctx, const DirectiveKernel *k, char **
                 return r;
         protect_update(ctx);
         if (k->trial) {
+                /* even if this part's run record were lost: a kernel that failed its trial is not
+                 * tried again from user data (the issue: never automatically) */
+                _cleanup_json_ json_t *state = NULL;
+                if ((r = state_load(ctx, &state)) < 0)
+                        return r;
+                json_t *t = json_object_get(state, "trial");
+                const char *t_phase = json_string_value(json_object_get(t, "phase"));
+                const char *t_release = json_string_value(json_object_get(json_object_get(t, "trial"), "release"));
+                if (boot_history_trial_failed(json_object_get(state, "boots"), release) ||
+                    (t_phase && streq(t_phase, "failed") && t_release && streq(t_release, release)))
+                        return log_error_errno(EALREADY, "Kernel %s failed its trial before; user data does not try it "
+                                               "again (`kernelkeeper kernel trial` by hand does)", release);
                 if (asprintf(&sel, "release=%s", release) < 0)
                         return log_oom();
                 if ((r = kernel_trial_arm(ctx, sel)) < 0)
@@ -713,10 +661,10 @@ void kernel_directive_reboot(const Context *ctx)
                 return;
         }
         char *argv[] = { (char *) "systemctl", (char *) "reboot", NULL };
-        if (run(argv, NULL) < 0) {
+        if (spawn_run(argv, &tool, NULL) < 0) {
                 /* the busybox test guest and other systems without systemd */
                 char *argv2[] = { (char *) "reboot", NULL };
-                if (run(argv2, NULL) < 0)
+                if (spawn_run(argv2, &tool, NULL) < 0)
                         log_error("Cannot reboot into the kernel trial (systemctl reboot and reboot failed); reboot by hand");
         }
 }

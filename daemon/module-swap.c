@@ -2,176 +2,91 @@
 /* `module swap NAME --from FILE|DIR|TAR`: the new files are copied into the state directory (the
  * bytes checked are the bytes loaded), each passes `module check`, the plan is printed, and
  * swap_execute() runs it through libkmod, putting the originals back on any failure. */
-#include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/chase.h"
 #include "common/fileio.h"
 #include "common/macro.h"
+#include "common/spawn.h"
 #include "common/strv.h"
 #include "daemon/log.h"
 #include "daemon/menu-txn.h"
 #include "daemon/module-swap.h"
 #include "daemon/proc.h"
 #include "daemon/state.h"
-#include "metadata/gunzip.h"
+#include "install/files.h"
+#include "install/tar.h"
 #include "common/sha256.h"
-#include "metadata/url-fetch.h"
+#include "metadata/download.h"
 #include "modules/module-kmod.h"
+#include "modules/module-stage.h"
 #include "modules/module-swap.h"
-#include "modules/module-tar.h"
 
 #define SWAP_HISTORY_MAX 50
 #define ARCHIVE_MAX (256u * 1024 * 1024)
 
-typedef struct Candidate {
-        char *name;     /* normalized module name */
-        char *basename; /* dm-mod.ko.xz */
-        char *path;     /* host path of the staged copy */
-        char sha256[SHA256_HEX_SIZE];
-        ModuleInfo *info;
-} Candidate;
+typedef ModuleCandidate Candidate;
 
 typedef struct Staging {
         const Context *ctx;
-        char *dir; /* host path of STATE/modules/staging.XXXXXX */
+        ModuleStage st; /* STATE/modules/staging.XXXXXX */
         char *modules_dir;
-        Candidate *c;
-        size_t n;
-        char *duplicate; /* a module name given twice */
         json_t *previous; /* state "modules"."active": earlier swaps' copies */
 } Staging;
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        (void) remove(path);
-        return 0;
-}
-
 static void staging_done(Staging *s)
 {
-        if (s->dir)
-                (void) nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-        for (size_t i = 0; i < s->n; i++) {
-                free(s->c[i].name);
-                free(s->c[i].basename);
-                free(s->c[i].path);
-                module_info_free(s->c[i].info);
-        }
-        free(s->c);
-        free(s->dir);
+        module_stage_done(&s->st);
         free(s->modules_dir);
-        free(s->duplicate);
-}
-
-static bool module_file_name(const char *base)
-{
-        static const char *const suffixes[] = { ".ko", ".ko.xz", ".ko.zst" };
-        size_t n = strlen(base);
-        for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
-                size_t k = strlen(suffixes[i]);
-                if (n > k && streq(base + n - k, suffixes[i]))
-                        return true;
-        }
-        return false;
-}
-
-static int stage_add(Staging *s, const char *member, const void *data, size_t size)
-{
-        const char *base = strrchr(member, '/');
-        base = base ? base + 1 : member;
-        if (!module_file_name(base))
-                return 0;
-        _cleanup_free_ char *name = module_name_from_path(base);
-        if (!name)
-                return -ENOMEM;
-        if (!module_name_valid(name))
-                return 0;
-        for (size_t i = 0; i < s->n; i++)
-                if (streq(s->c[i].name, name)) {
-                        if (!s->duplicate)
-                                s->duplicate = strdup(name);
-                        return -ENOTUNIQ;
-                }
-        if (size > MODULE_FILE_MAX)
-                return -EFBIG;
-        char hex[SHA256_HEX_SIZE];
-        int r = sha256_hex(data, size, hex);
-        if (r < 0)
-                return r;
-        Candidate *grown = realloc(s->c, (s->n + 1) * sizeof(Candidate));
-        if (!grown)
-                return -ENOMEM;
-        s->c = grown;
-        Candidate *c = &s->c[s->n];
-        *c = (Candidate) {};
-        if (!(c->basename = strdup(base)) || asprintf(&c->path, "%s/%s", s->dir, base) < 0) {
-                free(c->basename);
-                return -ENOMEM;
-        }
-        c->name = TAKE_PTR(name);
-        memcpy(c->sha256, hex, sizeof hex);
-        s->n++;
-        return write_file_atomic(c->path, data, size, 0600, 0);
-}
-
-static int tar_member(const char *name, const uint8_t *data, size_t size, void *userdata)
-{
-        return stage_add(userdata, name, data, size);
-}
-
-/* a directory of modules, walked without following links */
-static int stage_dir(Staging *s, const char *dir, unsigned depth)
-{
-        if (depth > 8)
-                return 0;
-        DIR *d = opendir(dir);
-        if (!d)
-                return -errno;
-        struct dirent *de;
-        int r = 0;
-        while (r >= 0 && (de = readdir(d))) {
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                _cleanup_free_ char *p = NULL;
-                if (asprintf(&p, "%s/%s", dir, de->d_name) < 0) {
-                        r = -ENOMEM;
-                        break;
-                }
-                struct stat st;
-                if (lstat(p, &st) < 0)
-                        continue;
-                if (S_ISDIR(st.st_mode))
-                        r = stage_dir(s, p, depth + 1);
-                else if (S_ISREG(st.st_mode) && module_file_name(de->d_name)) {
-                        _cleanup_free_ char *data = NULL;
-                        size_t size;
-                        r = read_full_file(p, MODULE_FILE_MAX, &data, &size);
-                        if (r >= 0)
-                                r = stage_add(s, de->d_name, data, size);
-                }
-        }
-        closedir(d);
-        return r;
 }
 
 static int log_source_error(int r, const Staging *s, const char *from)
 {
         if (r == -ENOTUNIQ)
-                return log_error_errno(r, "%s holds two files for module %s: nothing changed", from, s->duplicate);
+                return log_error_errno(r, "%s holds two files for module %s: nothing changed", from, s->st.duplicate);
         if (r == -EFBIG)
                 return log_error_errno(r, "%s is too large for a module or module archive: nothing changed", from);
         if (r == -EBADMSG)
                 return log_error_errno(r, "%s is a damaged archive (gzip or tar): nothing changed", from);
         return log_error_errno(r, "Cannot read %s: %m", from);
+}
+
+static bool tar_module_member(const char *name, TarType type, void *userdata)
+{
+        const char *base = strrchr(name, '/');
+        return type == TAR_FILE && module_file_name(base ? base + 1 : name);
+}
+
+/* An archive's module files (*.ko, *.ko.xz, *.ko.zst regular members; the rest skipped, never
+ * followed) extracted by the one safe tar reader below the staging directory, then staged. */
+static int stage_tar(Staging *s, const char *from, const void *data, size_t size, Compression comp)
+{
+        _cleanup_free_ char *dir = NULL, *err = NULL;
+        if (asprintf(&dir, "%s/archive", s->st.dir) < 0)
+                return log_oom();
+        if (mkdir(dir, 0700) < 0)
+                return log_error_errno(errno, "Cannot create %s: %m", dir);
+        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(errno, "Cannot open %s: %m", dir);
+        _cleanup_(stream_freep) Stream *st = NULL;
+        int r = stream_open_mem(data, size, comp, ARCHIVE_MAX, &st);
+        if (r < 0)
+                return log_source_error(r, s, from);
+        const TarLimits limits = { .max_total = ARCHIVE_MAX, .max_members = 100000 };
+        r = tar_extract(st, fd, tar_module_member, NULL, &limits, NULL, &err);
+        if (r == -EBADMSG || r == -EFBIG)
+                return log_source_error(r, s, from);
+        if (r < 0)
+                return log_error_errno(r, "%s is refused: %s; nothing changed", from, err ? err : strerror(-r));
+        r = module_stage_add_dir(&s->st, dir);
+        (void) rm_rf_at(AT_FDCWD, dir);
+        return r < 0 ? log_source_error(r, s, from) : 0;
 }
 
 /* Copies the new module files into the staging directory. The file or archive is hashed when
@@ -186,11 +101,11 @@ static int stage_source(Staging *s, const ModuleSwapRequest *req)
                         log_error("--sha256 needs a file or an archive, not the directory %s", req->from);
                         return -EINVAL;
                 }
-                int r = stage_dir(s, req->from, 0);
+                int r = module_stage_add_dir(&s->st, req->from);
                 return r < 0 ? log_source_error(r, s, req->from) : 0;
         }
-        _cleanup_free_ char *data = NULL, *inflated = NULL;
-        size_t size, isize;
+        _cleanup_free_ char *data = NULL;
+        size_t size;
         int r = read_full_file(req->from, ARCHIVE_MAX, &data, &size);
         if (r < 0)
                 return r == -EINVAL ? log_error_errno(r, "%s is not a regular file or directory", req->from)
@@ -203,37 +118,33 @@ static int stage_source(Staging *s, const ModuleSwapRequest *req)
                         return log_error_errno(EBADMSG, "%s has sha256 %s, not %s: nothing changed", req->from, hex,
                                                req->sha256);
         }
-        const uint8_t *bytes = (const uint8_t *) data;
-        if (gzip_magic(data, size)) {
-                r = gunzip(data, size, ARCHIVE_MAX, &inflated, &isize);
-                if (r < 0)
-                        return log_source_error(r, s, req->from);
-                bytes = (const uint8_t *) inflated;
-                size = isize;
-                if (!module_tar_magic(bytes, size))
-                        return log_error_errno(EBADMSG, "%s is gzip data but not a tar archive of modules", req->from);
+        /* a tar archive (plain, gzip, xz or zstd) or one module file (.ko, .ko.xz, .ko.zst) */
+        Compression comp = compression_detect(data, size);
+        bool tar = tar_magic(data, size);
+        if (comp != COMPRESSION_NONE) {
+                _cleanup_(stream_freep) Stream *peek = NULL;
+                uint8_t block[512];
+                tar = stream_open_mem(data, size, comp, ARCHIVE_MAX, &peek) >= 0 &&
+                      stream_read_full(peek, block, sizeof block) >= 0 && tar_magic(block, sizeof block);
         }
-        if (module_tar_magic(bytes, size)) {
-                r = module_tar_parse(bytes, size, tar_member, s);
-                return r < 0 ? log_source_error(r, s, req->from) : 0;
-        }
+        if (comp == COMPRESSION_GZIP && !tar)
+                return log_error_errno(EBADMSG, "%s is gzip data but not a tar archive of modules", req->from);
+        if (tar)
+                return stage_tar(s, req->from, data, size, comp);
         /* one module file: named after the module it replaces unless its own name says which */
         const char *base = strrchr(req->from, '/');
         base = base ? base + 1 : req->from;
         _cleanup_free_ char *as = NULL;
         if (!module_file_name(base) && asprintf(&as, "%s.ko", req->name) < 0)
                 return log_oom();
-        r = stage_add(s, as ? as : base, bytes, size);
+        r = module_stage_add(&s->st, as ? as : base, data, size);
         return r < 0 ? log_source_error(r, s, req->from) : 0;
 }
 
 static const char *replacement_of(const char *name, void *userdata)
 {
-        Staging *s = userdata;
-        for (size_t i = 0; i < s->n; i++)
-                if (streq(s->c[i].name, name))
-                        return s->c[i].path;
-        return NULL;
+        const Candidate *c = module_stage_find(&((Staging *) userdata)->st, name);
+        return c ? c->path : NULL;
 }
 
 static const char *previous_of(const char *name, void *userdata)
@@ -251,74 +162,16 @@ static const char *previous_of(const char *name, void *userdata)
 
 static Candidate *candidate_of(Staging *s, const char *path)
 {
-        for (size_t i = 0; i < s->n; i++)
-                if (path && streq(s->c[i].path, path))
-                        return &s->c[i];
-        return NULL;
+        return module_stage_find_path(&s->st, path);
 }
 
 /* ---- running tools (depmod, lsinitramfs, update-initramfs) ---- */
 
-extern char **environ;
-
+/* stdin from /dev/null; stdout captured or dropped */
 static int run_tool(char *const argv[], char **ret_output)
 {
-        int pipefd[2] = { -1, -1 };
-        if (ret_output && pipe2(pipefd, O_CLOEXEC) < 0)
-                return -errno;
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (devnull >= 0)
-                posix_spawn_file_actions_adddup2(&fa, devnull, 0);
-        if (ret_output)
-                posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-        else if (devnull >= 0)
-                posix_spawn_file_actions_adddup2(&fa, devnull, 1);
-        pid_t pid;
-        int r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        if (devnull >= 0)
-                close(devnull);
-        if (ret_output)
-                close(pipefd[1]);
-        if (r != 0) {
-                if (ret_output)
-                        close(pipefd[0]);
-                return -r;
-        }
-        _cleanup_free_ char *out = NULL;
-        size_t n = 0;
-        if (ret_output) {
-                size_t alloc = 0;
-                for (;;) {
-                        if (n + 4096 + 1 > alloc) {
-                                char *g = realloc(out, alloc = alloc * 2 + 8192);
-                                if (!g)
-                                        break;
-                                out = g;
-                        }
-                        ssize_t k = read(pipefd[0], out + n, alloc - n - 1);
-                        if (k <= 0)
-                                break;
-                        n += (size_t) k;
-                }
-                close(pipefd[0]);
-                if (out)
-                        out[n] = 0;
-        }
-        int status;
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return -errno;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return -EPROTO;
-        if (ret_output) {
-                if (!out)
-                        return -ENOMEM;
-                *ret_output = TAKE_PTR(out);
-        }
-        return 0;
+        SpawnOptions o = { .stdin_null = true, .stdout_to = ret_output ? SPAWN_STDOUT_CAPTURE : SPAWN_STDOUT_NULL };
+        return spawn_run(argv, &o, ret_output);
 }
 
 static int run_depmod(const Context *ctx, const char *release)
@@ -691,11 +544,11 @@ int module_swap_run(const Context *ctx, const ModuleSwapRequest *req, bool quiet
         }
         if (r < 0)
                 return log_error_errno(r, "Cannot create %s: %m", rel);
-        if (asprintf(&s.dir, "%s/staging.XXXXXX", s.modules_dir) < 0)
+        if (asprintf(&s.st.dir, "%s/staging.XXXXXX", s.modules_dir) < 0)
                 return log_oom();
-        if (!mkdtemp(s.dir)) {
+        if (!mkdtemp(s.st.dir)) {
                 r = -errno;
-                s.dir = (free(s.dir), NULL);
+                s.st.dir = (free(s.st.dir), NULL);
                 return log_error_errno(r, "Cannot create a staging directory in %s: %m", rel);
         }
         r = stage_source(&s, req);
@@ -1101,12 +954,6 @@ int module_verify_persisted_verb(Context *ctx, CliArgs *args)
 
 /* ---- from user data: {"modules": {"swap": [...]}} ---- */
 
-/* The URL as it may be shown and kept: without its query (a presigned URL's token) */
-static char *url_shown(const char *url)
-{
-        return strndup(url, strcspn(url, "?#"));
-}
-
 int module_swap_directive(const Context *ctx, const DirectiveModuleSwap *swaps, size_t n, json_t **ret_results,
                           char **ret_problem)
 {
@@ -1116,7 +963,7 @@ int module_swap_directive(const Context *ctx, const DirectiveModuleSwap *swaps, 
         int failed = 0;
         for (size_t i = 0; i < n; i++) {
                 const DirectiveModuleSwap *m = &swaps[i];
-                _cleanup_free_ char *shown = url_shown(m->url), *dir = NULL, *path = NULL, *cerr = NULL,
+                _cleanup_free_ char *shown = download_url_shown(m->url), *dir = NULL, *path = NULL, *cerr = NULL,
                                     *rel = NULL, *why = NULL;
                 json_t *rec = NULL;
                 if (!shown || asprintf(&rel, "%s/modules", ctx->config.state_dir) < 0)
@@ -1137,19 +984,12 @@ int module_swap_directive(const Context *ctx, const DirectiveModuleSwap *swaps, 
                 _cleanup_close_ int fd = mkostemp(path, O_CLOEXEC);
                 if (fd < 0)
                         return log_error_errno(errno, "Cannot create a download file in %s: %m", rel);
-                long status = 0;
-                r = url_fetch_to_fd(m->url, fd, ARCHIVE_MAX, &status, &cerr);
+                char hex[SHA256_HEX_SIZE];
+                uint64_t size;
+                r = download_to_fd(m->url, fd, ARCHIVE_MAX, hex, &size, &cerr);
                 int code = EXIT_PROBLEM;
                 if (r < 0) {
-                        if (r == -EPROTO)
-                                r = asprintf(&why, "%s answered HTTP %ld", shown, status);
-                        else if (r == -EFBIG)
-                                r = asprintf(&why, "%s is larger than %u MiB", shown, ARCHIVE_MAX >> 20);
-                        else if (r == -ENOENT)
-                                r = asprintf(&why, "libcurl is not installed (libcurl.so.4)");
-                        else
-                                r = asprintf(&why, "cannot download %s: %s", shown, cerr ? cerr : strerror(-r));
-                        if (r < 0)
+                        if (asprintf(&why, "cannot download %s: %s", shown, cerr ? cerr : strerror(-r)) < 0)
                                 return log_oom();
                         log_error("modules.swap[%zu] (%s): %s", i, m->name, why);
                         rec = json_pack("{s:s, s:s, s:s, s:s}", "name", m->name, "outcome", "refused", "error", why,

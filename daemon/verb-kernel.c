@@ -1,18 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#include <spawn.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "common/chase.h"
 #include "common/macro.h"
+#include "common/spawn.h"
 #include "daemon/cli.h"
 #include "daemon/kernel-install.h"
 #include "daemon/kernel-trial.h"
 #include "daemon/log.h"
 #include "daemon/protect.h"
 #include "daemon/state.h"
-
-extern char **environ;
 
 static int kernel_install_verb(Context *ctx, CliArgs *args)
 {
@@ -76,10 +73,7 @@ int verb_kernel(Context *ctx, CliArgs *args)
 static void reboot_now(void)
 {
         char *const argv[] = { (char *) "systemctl", (char *) "reboot", NULL };
-        pid_t pid;
-        int status;
-        if (posix_spawnp(&pid, "systemctl", NULL, NULL, argv, environ) != 0 || waitpid(pid, &status, 0) < 0 ||
-            !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        if (spawn_run(argv, NULL, NULL) < 0)
                 log_error("Cannot reboot into the known-good kernel (systemctl reboot failed); reboot by hand");
 }
 

@@ -7,25 +7,13 @@
 #include <string.h>
 
 #include "common/macro.h"
+#include "common/unaligned.h"
 #include "install/image.h"
 #include "install/stream.h"
 
 #define XEN_ELFNOTE_ENTRY 1
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 #define NOTES_MAX (64u * 1024u)
-
-static uint16_t le16(const uint8_t *p)
-{
-        return (uint16_t) (p[0] | p[1] << 8);
-}
-static uint32_t le32(const uint8_t *p)
-{
-        return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
-}
-static uint64_t le64(const uint8_t *p)
-{
-        return (uint64_t) le32(p) | (uint64_t) le32(p + 4) << 32;
-}
 
 const char *kernel_format_to_string(KernelFormat f)
 {
@@ -67,7 +55,8 @@ static void scan_notes(const uint8_t *n, size_t size, KernelImage *k)
 {
         size_t p = 0;
         while (p + 12 <= size) {
-                uint32_t namesz = le32(n + p), descsz = le32(n + p + 4), type = le32(n + p + 8);
+                uint32_t namesz = unaligned_read_le32(n + p), descsz = unaligned_read_le32(n + p + 4),
+                         type = unaligned_read_le32(n + p + 8);
                 size_t name_end = p + 12 + (((size_t) namesz + 3) & ~(size_t) 3);
                 if (namesz > size || descsz > size || name_end > size)
                         return;
@@ -115,14 +104,15 @@ static int inspect_elf_stream(Stream *s, KernelImage *k, bool arch_from_elf, con
                 *why = "a truncated ELF header";
                 return r == -EBADMSG ? -EBADMSG : r;
         }
-        if (le16(eh + 16) != ET_EXEC && le16(eh + 16) != ET_DYN) {
+        if (unaligned_read_le16(eh + 16) != ET_EXEC && unaligned_read_le16(eh + 16) != ET_DYN) {
                 *why = "an ELF file that is not an executable";
                 return -EMEDIUMTYPE;
         }
         if (arch_from_elf)
-                elf_machine_name(le16(eh + 18), is64, k->arch);
-        uint64_t phoff = is64 ? le64(eh + 32) : le32(eh + 28);
-        unsigned phentsize = le16(eh + (is64 ? 54 : 42)), phnum = le16(eh + (is64 ? 56 : 44));
+                elf_machine_name(unaligned_read_le16(eh + 18), is64, k->arch);
+        uint64_t phoff = is64 ? unaligned_read_le64(eh + 32) : unaligned_read_le32(eh + 28);
+        unsigned phentsize = unaligned_read_le16(eh + (is64 ? 54 : 42)),
+                 phnum = unaligned_read_le16(eh + (is64 ? 56 : 44));
         if (phnum == 0 || phnum > 64 || phentsize != (is64 ? 56u : 32u) || phoff < ehsize) {
                 *why = "an ELF kernel without sane program headers";
                 return -EBADMSG;
@@ -140,9 +130,10 @@ static int inspect_elf_stream(Stream *s, KernelImage *k, bool arch_from_elf, con
         size_t n_notes = 0;
         for (unsigned i = 0; i < phnum; i++) {
                 const uint8_t *p = ph + (size_t) i * phentsize;
-                if (le32(p) != PT_NOTE)
+                if (unaligned_read_le32(p) != PT_NOTE)
                         continue;
-                uint64_t off = is64 ? le64(p + 8) : le32(p + 4), sz = is64 ? le64(p + 32) : le32(p + 16);
+                uint64_t off = is64 ? unaligned_read_le64(p + 8) : unaligned_read_le32(p + 4),
+                         sz = is64 ? unaligned_read_le64(p + 32) : unaligned_read_le32(p + 16);
                 if (sz > NOTES_MAX || off < phoff + (uint64_t) phnum * phentsize) {
                         *why = "an ELF kernel with a bad note segment";
                         return -EBADMSG;
@@ -171,7 +162,7 @@ static int inspect_elf_stream(Stream *s, KernelImage *k, bool arch_from_elf, con
 static int inspect_bzimage(const uint8_t *d, size_t size, KernelImage *k, const char **why)
 {
         k->format = KERNEL_BZIMAGE;
-        k->boot_protocol = le16(d + 0x206);
+        k->boot_protocol = unaligned_read_le16(d + 0x206);
         unsigned setup_sects = d[0x1f1] ? d[0x1f1] : 4;
         size_t setup_size = ((size_t) setup_sects + 1) * 512;
         if (k->boot_protocol < 0x200 || setup_size >= size) {
@@ -179,10 +170,10 @@ static int inspect_bzimage(const uint8_t *d, size_t size, KernelImage *k, const 
                 return -EBADMSG;
         }
         /* 64-bit: XLF_KERNEL_64 in xloadflags (protocol 2.12+); older bzImages are taken as i386 */
-        uint16_t xloadflags = k->boot_protocol >= 0x20c ? le16(d + 0x236) : 0;
+        uint16_t xloadflags = k->boot_protocol >= 0x20c ? unaligned_read_le16(d + 0x236) : 0;
         snprintf(k->arch, sizeof k->arch, "%s", xloadflags & 1 ? "x86_64" : "i386");
         /* kernel_version: offset + 0x200 of "6.1.0-57-amd64 (debian-kernel@...) #1 SMP ..." */
-        uint16_t kv = le16(d + 0x20e);
+        uint16_t kv = unaligned_read_le16(d + 0x20e);
         if (kv && (size_t) kv + 0x200 < size && (size_t) kv + 0x200 < setup_size) {
                 const char *v = (const char *) d + kv + 0x200;
                 size_t max = MIN(setup_size - kv - 0x200, sizeof k->release - 1), n = 0;
@@ -194,7 +185,7 @@ static int inspect_bzimage(const uint8_t *d, size_t size, KernelImage *k, const 
         /* the payload (protocol 2.08+): the compressed vmlinux ELF */
         if (k->boot_protocol < 0x208)
                 return 0;
-        uint32_t po = le32(d + 0x248), pl = le32(d + 0x24c);
+        uint32_t po = unaligned_read_le32(d + 0x248), pl = unaligned_read_le32(d + 0x24c);
         if (pl == 0 || (uint64_t) setup_size + po + pl > size) {
                 *why = "a bzImage whose payload lies outside the file";
                 return -EBADMSG;
@@ -222,7 +213,7 @@ int kernel_image_inspect(const void *data, size_t size, KernelImage *ret, const 
         *why = NULL;
         KernelImage k = { .xen_pv = TRI_UNKNOWN, .pvh = TRI_UNKNOWN };
         int r;
-        if (size >= 0x250 && memcmp(d + 0x202, "HdrS", 4) == 0 && le16(d + 0x1fe) == 0xaa55) {
+        if (size >= 0x250 && memcmp(d + 0x202, "HdrS", 4) == 0 && unaligned_read_le16(d + 0x1fe) == 0xaa55) {
                 if ((r = inspect_bzimage(d, size, &k, why)) < 0)
                         return r;
                 *ret = k;

@@ -11,6 +11,7 @@
 
 #include "common/fileio.h"
 #include "common/macro.h"
+#include "common/strv.h"
 #include "metadata/decode-error.h"
 #include "install/tar.h"
 
@@ -60,6 +61,11 @@ bool tar_link_safe(const char *name, const char *target)
                         c++;
         }
         return true;
+}
+
+bool tar_magic(const void *block, size_t size)
+{
+        return size >= 512 && memcmp((const uint8_t *) block + 257, "ustar", 5) == 0;
 }
 
 static bool parse_octal(const char *f, size_t n, uint64_t *ret)
@@ -405,4 +411,28 @@ int deb_find_data(int fd, uint64_t *ret_offset, uint64_t *ret_size, Compression 
                 off += 60 + size + (size & 1);
         }
         return -EBADMSG;
+}
+
+bool kernel_member_wanted(const char *name, TarType type, void *userdata)
+{
+        KernelMembers *s = userdata;
+        if (streq(name, "boot") || streq(name, "boot/") || streq(name, "lib") || streq(name, "lib/") ||
+            streq(name, "lib/modules") || streq(name, "lib/modules/"))
+                return type == TAR_DIR;
+        if (strncmp(name, "boot/", 5) == 0) {
+                const char *f = name + 5;
+                if (strchr(f, '/') || type != TAR_FILE)
+                        return false;
+                if (strncmp(f, "vmlinuz-", 8) == 0 || strncmp(f, "vmlinux-", 8) == 0)
+                        (void) strv_push(&s->kernels, f);
+                return true;
+        }
+        if (strncmp(name, "lib/modules/", 12) == 0) {
+                const char *rel = name + 12;
+                _cleanup_free_ char *first = strndup(rel, strcspn(rel, "/"));
+                if (first && !strv_contains(s->releases, first))
+                        (void) strv_push(&s->releases, first);
+                return true;
+        }
+        return false;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "install/stream.h"
@@ -33,6 +34,9 @@ typedef struct TarLimits {
 int tar_extract(Stream *s, int dest_fd, TarFilter filter, void *userdata, const TarLimits *limits,
                 uint64_t *ret_total, char **ret_error);
 
+/* True if block (the first bytes of a stream) starts with a ustar (POSIX or GNU) tar header. */
+bool tar_magic(const void *block, size_t size);
+
 /* A Debian package: the offset, size and compression of its data.tar member (an "ar" archive with
  * debian-binary first). -EMEDIUMTYPE if fd is not a .deb, -EBADMSG if it is damaged. Reads from the
  * current offset of fd, which must be 0. */
@@ -45,3 +49,13 @@ bool tar_name_safe(const char *name);
 /* A symbolic link at name (relative to the tree's top) pointing to target stays inside the tree:
  * target is relative and never climbs above the top when resolved from the link's directory. */
 bool tar_link_safe(const char *name, const char *target);
+
+/* What a kernel package (a .deb's data.tar, or a tar of boot/ + lib/modules/REL/) holds: the
+ * members kernel install takes are boot/FILE (one level, regular files) and lib/modules/REL/...;
+ * everything else (a .deb's docs) is skipped. The TarFilter for tar_extract() with a KernelMembers
+ * as userdata, which collects the kernel names and the releases seen (the caller frees both). */
+typedef struct KernelMembers {
+        char **kernels;  /* boot/vmlinu[xz]-* names */
+        char **releases; /* lib/modules/<first component> */
+} KernelMembers;
+bool kernel_member_wanted(const char *name, TarType type, void *userdata);

@@ -3,6 +3,7 @@
 #include <stdbool.h>
 
 #include "common/dlopen-util.h"
+#include "common/macro.h"
 #include "metadata/curl-loader.h"
 
 CurlFunctions kk_curl;
@@ -25,7 +26,7 @@ int curl_load(void)
                 { (void **) &kk_curl.slist_append, "curl_slist_append" },
                 { (void **) &kk_curl.slist_free_all, "curl_slist_free_all" },
         };
-        int r = dlopen_symbols("libcurl.so.4", syms, sizeof syms / sizeof syms[0]);
+        int r = dlopen_symbols("libcurl.so.4", syms, ELEMENTSOF(syms));
         if (r < 0)
                 return state = r;
         /* the handle stays open for the life of the process, as libcurl expects */

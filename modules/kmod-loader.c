@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 
-#include "common/dl-util.h"
+#include "common/dlopen-util.h"
 #include "common/macro.h"
 #include "modules/kmod-loader.h"
 
@@ -12,7 +12,7 @@ int kmod_load(void)
         static int state = 1; /* 1: not tried, 0: loaded, <0: the error */
         if (state <= 0)
                 return state;
-        static const DlSymbol syms[] = {
+        static const DlSym syms[] = {
                 { (void **) &kk_kmod.new_, "kmod_new" },
                 { (void **) &kk_kmod.unref, "kmod_unref" },
                 { (void **) &kk_kmod.set_log_fn, "kmod_set_log_fn" },
@@ -31,5 +31,5 @@ int kmod_load(void)
                 { (void **) &kk_kmod.module_version_get_crc, "kmod_module_version_get_crc" },
                 { (void **) &kk_kmod.module_versions_free_list, "kmod_module_versions_free_list" },
         };
-        return state = dl_open_symbols("libkmod.so.2", syms, ELEMENTSOF(syms));
+        return state = dlopen_symbols("libkmod.so.2", syms, ELEMENTSOF(syms));
 }

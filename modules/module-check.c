@@ -43,14 +43,6 @@ static int split_words(const char *s, char **ret_first, char ***ret_rest)
         return 0;
 }
 
-static bool strv_contains(char *const *l, const char *s)
-{
-        for (char *const *i = l; i && *i; i++)
-                if (streq(*i, s))
-                        return true;
-        return false;
-}
-
 void vermagic_diff_done(VermagicDiff *d)
 {
         free(d->module_release);

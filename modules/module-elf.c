@@ -8,6 +8,7 @@
 
 #include "common/fileio.h"
 #include "common/macro.h"
+#include "common/unaligned.h"
 #include "modules/module-elf.h"
 
 typedef struct Reader {
@@ -22,14 +23,15 @@ static bool in_bounds(const Reader *r, uint64_t off, uint64_t n)
         return off <= r->size && n <= r->size - off;
 }
 
+/* n is 2, 4 or 8 (the callers name ELF fields) */
 static uint64_t get_uint(const Reader *r, uint64_t off, unsigned n)
 {
-        uint64_t v = 0;
-        for (unsigned i = 0; i < n; i++) {
-                unsigned shift = 8 * (r->big_endian ? n - 1 - i : i);
-                v |= (uint64_t) r->data[off + i] << shift;
-        }
-        return v;
+        const uint8_t *p = r->data + off;
+        if (n == 2)
+                return r->big_endian ? unaligned_read_be16(p) : unaligned_read_le16(p);
+        if (n == 4)
+                return r->big_endian ? unaligned_read_be32(p) : unaligned_read_le32(p);
+        return r->big_endian ? unaligned_read_be64(p) : unaligned_read_le64(p);
 }
 
 typedef struct Section {
@@ -74,7 +76,7 @@ static int64_t strip_signature(const uint8_t *data, uint64_t size, ModuleElf *e)
         if (size - mlen < dlen)
                 return -EBADMSG;
         const uint8_t *d = data + size - mlen - dlen;
-        uint64_t sig_len = (uint64_t) d[8] << 24 | (uint64_t) d[9] << 16 | (uint64_t) d[10] << 8 | d[11];
+        uint64_t sig_len = unaligned_read_be32(d + 8);
         uint64_t extra = sig_len + d[3] /* signer_len */ + d[4] /* key_id_len */;
         if (sig_len == 0 || extra > size - mlen - dlen)
                 return -EBADMSG;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* libcrypto through dlopen, declared here with opaque pointers (no OpenSSL headers at build time). */
+/* libcrypto through common/crypto-loader.h, its X.509/PKCS#7 objects as opaque pointers. */
 #include <errno.h>
 #include <lzma.h>
 #include <stdbool.h>
@@ -7,8 +7,9 @@
 #include <string.h>
 #include <zstd.h>
 
-#include "common/dl-util.h"
+#include "common/crypto-loader.h"
 #include "common/macro.h"
+#include "common/unaligned.h"
 #include "modules/module-sig.h"
 
 #define CERTS_MAX 32
@@ -19,43 +20,10 @@
 #define PKCS7_NOVERIFY 0x20
 #define PKCS7_BINARY 0x80
 
-static struct {
-        void *(*d2i_X509)(void **a, const unsigned char **in, long len);
-        void (*X509_free)(void *x);
-        void *(*X509_get_subject_name)(const void *x);
-        char *(*X509_NAME_oneline)(const void *name, char *buf, int size);
-        void *(*d2i_PKCS7)(void **a, const unsigned char **in, long len);
-        void (*PKCS7_free)(void *p7);
-        int (*PKCS7_verify)(void *p7, void *certs, void *store, void *indata, void *out, int flags);
-        void *(*PKCS7_get0_signers)(void *p7, void *certs, int flags);
-        void *(*BIO_new_mem_buf)(const void *buf, int len);
-        int (*BIO_free)(void *b);
-        void *(*PEM_read_bio_X509)(void *bp, void **x, void *cb, void *u);
-        void *(*X509_STORE_new)(void);
-        void (*X509_STORE_free)(void *s);
-        void *(*OPENSSL_sk_new_null)(void);
-        int (*OPENSSL_sk_push)(void *sk, const void *data);
-        void (*OPENSSL_sk_free)(void *sk);
-        void (*ERR_clear_error)(void);
-        void (*CRYPTO_free)(void *p, const char *file, int line);
-} c;
-
-static int crypto_load(void)
+static int crypto_load_sig(void)
 {
-        static int state = 1;
-        if (state <= 0)
-                return state;
-        static const DlSymbol syms[] = {
-#define SYM(n) { (void **) &c.n, #n }
-                SYM(d2i_X509), SYM(X509_free), SYM(X509_get_subject_name), SYM(X509_NAME_oneline),
-                SYM(d2i_PKCS7), SYM(PKCS7_free), SYM(PKCS7_verify), SYM(PKCS7_get0_signers),
-                SYM(BIO_new_mem_buf), SYM(BIO_free), SYM(PEM_read_bio_X509), SYM(X509_STORE_new),
-                SYM(X509_STORE_free), SYM(OPENSSL_sk_new_null), SYM(OPENSSL_sk_push), SYM(OPENSSL_sk_free),
-                SYM(ERR_clear_error), SYM(CRYPTO_free),
-#undef SYM
-        };
-        int r = dl_open_symbols("libcrypto.so.3", syms, ELEMENTSOF(syms));
-        return state = r == -ENOENT ? -ELIBACC : r;
+        int r = crypto_load();
+        return r == -ENOENT ? -ELIBACC : r;
 }
 
 struct ModuleCerts {
@@ -68,7 +36,7 @@ ModuleCerts *module_certs_free(ModuleCerts *m)
         if (!m)
                 return NULL;
         for (size_t i = 0; i < m->n; i++)
-                c.X509_free(m->x509[i]);
+                kk_crypto.X509_free(m->x509[i]);
         free(m);
         return NULL;
 }
@@ -82,10 +50,10 @@ char *module_certs_subject(const ModuleCerts *m, size_t i)
 {
         if (!m || i >= m->n)
                 return NULL;
-        char *s = c.X509_NAME_oneline(c.X509_get_subject_name(m->x509[i]), NULL, 0);
+        char *s = kk_crypto.X509_NAME_oneline(kk_crypto.X509_get_subject_name(m->x509[i]), NULL, 0);
         char *r = s ? strdup(s) : NULL;
         if (s)
-                c.CRYPTO_free(s, __FILE__, __LINE__);
+                kk_crypto.CRYPTO_free(s, __FILE__, __LINE__);
         return r;
 }
 
@@ -95,35 +63,35 @@ static void scan_der(ModuleCerts *m, const uint8_t *data, size_t size)
         for (size_t i = 0; i + 8 < size && m->n < CERTS_MAX; i++) {
                 if (data[i] != 0x30 || data[i + 1] != 0x82 || data[i + 4] != 0x30 || data[i + 5] != 0x82)
                         continue;
-                size_t len = 4 + ((size_t) data[i + 2] << 8 | data[i + 3]);
+                size_t len = 4 + (size_t) unaligned_read_be16(data + i + 2);
                 if (len > size - i)
                         continue;
                 const unsigned char *p = data + i;
-                void *x = c.d2i_X509(NULL, &p, (long) len);
+                void *x = kk_crypto.d2i_X509(NULL, &p, (long) len);
                 if (!x)
                         continue;
                 m->x509[m->n++] = x;
                 i += len - 1;
         }
-        c.ERR_clear_error();
+        kk_crypto.ERR_clear_error();
 }
 
 int module_certs_parse(const uint8_t *data, size_t size, ModuleCerts **ret)
 {
-        int r = crypto_load();
+        int r = crypto_load_sig();
         if (r < 0)
                 return r;
         ModuleCerts *m = calloc(1, sizeof(ModuleCerts));
         if (!m)
                 return -ENOMEM;
         if (size > 11 && memmem(data, size, "-----BEGIN", 10)) {
-                void *bio = c.BIO_new_mem_buf(data, (int) MIN(size, (size_t) 0x7fffffff));
+                void *bio = kk_crypto.BIO_new_mem_buf(data, (int) MIN(size, (size_t) 0x7fffffff));
                 void *x;
-                while (bio && m->n < CERTS_MAX && (x = c.PEM_read_bio_X509(bio, NULL, NULL, NULL)))
+                while (bio && m->n < CERTS_MAX && (x = kk_crypto.PEM_read_bio_X509(bio, NULL, NULL, NULL)))
                         m->x509[m->n++] = x;
                 if (bio)
-                        c.BIO_free(bio);
-                c.ERR_clear_error();
+                        kk_crypto.BIO_free(bio);
+                kk_crypto.ERR_clear_error();
         } else
                 scan_der(m, data, size);
         if (m->n == 0) {
@@ -223,7 +191,7 @@ static int kernel_payload(const uint8_t *data, size_t size, uint8_t **ret, size_
 
 int module_certs_from_kernel_image(const uint8_t *data, size_t size, ModuleCerts **ret)
 {
-        int r = crypto_load();
+        int r = crypto_load_sig();
         if (r < 0)
                 return r;
         _cleanup_free_ uint8_t *vmlinux = NULL;
@@ -250,7 +218,7 @@ int module_sig_verify(const uint8_t *data, size_t size, const ModuleElf *elf, co
 {
         if (!elf->signature || elf->sig_id_type != 2 || !certs || certs->n == 0)
                 return MODULE_SIG_NOT_CHECKED;
-        int r = crypto_load();
+        int r = crypto_load_sig();
         if (r < 0)
                 return r;
         /* image | PKCS#7 DER | struct module_signature (12 bytes, sig_len big-endian last) | marker */
@@ -259,23 +227,23 @@ int module_sig_verify(const uint8_t *data, size_t size, const ModuleElf *elf, co
                 return -EBADMSG;
         size_t content = size - elf->signature_size, sig_len = elf->signature_size - tail;
         const unsigned char *p = data + content;
-        void *p7 = c.d2i_PKCS7(NULL, &p, (long) sig_len);
+        void *p7 = kk_crypto.d2i_PKCS7(NULL, &p, (long) sig_len);
         if (!p7) {
-                c.ERR_clear_error();
+                kk_crypto.ERR_clear_error();
                 return -EBADMSG;
         }
-        void *stack = c.OPENSSL_sk_new_null(), *store = c.X509_STORE_new(),
-             *bio = c.BIO_new_mem_buf(data, (int) MIN(content, (size_t) 0x7fffffff));
+        void *stack = kk_crypto.OPENSSL_sk_new_null(), *store = kk_crypto.X509_STORE_new(),
+             *bio = kk_crypto.BIO_new_mem_buf(data, (int) MIN(content, (size_t) 0x7fffffff));
         int verdict = -ENOMEM;
         if (stack && store && bio && content <= 0x7fffffff) {
                 for (size_t i = 0; i < certs->n; i++)
-                        c.OPENSSL_sk_push(stack, certs->x509[i]);
-                void *signers = c.PKCS7_get0_signers(p7, stack, PKCS7_NOINTERN);
+                        kk_crypto.OPENSSL_sk_push(stack, certs->x509[i]);
+                void *signers = kk_crypto.PKCS7_get0_signers(p7, stack, PKCS7_NOINTERN);
                 if (!signers)
                         verdict = MODULE_SIG_NO_KEY;
                 else {
-                        c.OPENSSL_sk_free(signers);
-                        verdict = c.PKCS7_verify(p7, stack, store, bio, NULL,
+                        kk_crypto.OPENSSL_sk_free(signers);
+                        verdict = kk_crypto.PKCS7_verify(p7, stack, store, bio, NULL,
                                                  PKCS7_NOINTERN | PKCS7_NOVERIFY | PKCS7_BINARY) == 1
                                           ? MODULE_SIG_GOOD
                                           : MODULE_SIG_BAD;
@@ -284,25 +252,25 @@ int module_sig_verify(const uint8_t *data, size_t size, const ModuleElf *elf, co
         if (verdict == MODULE_SIG_GOOD && ret_signer) {
                 /* the one certificate that verifies it, named */
                 for (size_t i = 0; i < certs->n && !*ret_signer; i++) {
-                        void *one = c.OPENSSL_sk_new_null();
+                        void *one = kk_crypto.OPENSSL_sk_new_null();
                         if (!one)
                                 break;
-                        c.OPENSSL_sk_push(one, certs->x509[i]);
-                        void *s = c.PKCS7_get0_signers(p7, one, PKCS7_NOINTERN);
+                        kk_crypto.OPENSSL_sk_push(one, certs->x509[i]);
+                        void *s = kk_crypto.PKCS7_get0_signers(p7, one, PKCS7_NOINTERN);
                         if (s) {
-                                c.OPENSSL_sk_free(s);
+                                kk_crypto.OPENSSL_sk_free(s);
                                 *ret_signer = module_certs_subject(certs, i);
                         }
-                        c.OPENSSL_sk_free(one);
+                        kk_crypto.OPENSSL_sk_free(one);
                 }
         }
-        c.ERR_clear_error();
+        kk_crypto.ERR_clear_error();
         if (bio)
-                c.BIO_free(bio);
+                kk_crypto.BIO_free(bio);
         if (store)
-                c.X509_STORE_free(store);
+                kk_crypto.X509_STORE_free(store);
         if (stack)
-                c.OPENSSL_sk_free(stack);
-        c.PKCS7_free(p7);
+                kk_crypto.OPENSSL_sk_free(stack);
+        kk_crypto.PKCS7_free(p7);
         return verdict;
 }

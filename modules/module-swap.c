@@ -59,14 +59,6 @@ static int loaded_list(const char *root, char ***ret)
         return module_proc_modules_parse(data, size, ret);
 }
 
-static bool strv_contains(char *const *l, const char *s)
-{
-        for (char *const *i = l; i && *i; i++)
-                if (streq(*i, s))
-                        return true;
-        return false;
-}
-
 static int read_line_in_root(const char *root, const char *path, char **ret)
 {
         _cleanup_free_ char *data = NULL;

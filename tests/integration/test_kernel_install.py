@@ -206,6 +206,14 @@ class Install(unittest.TestCase):
         url = self.serve({"/k.tar": body})
         self.refused("--url", url + "/k.tar", "--sha256", "0" * 64, message="not the " + "0" * 64)
 
+    def test_url_query_never_shown(self):
+        # a presigned URL's query is a credential: the refusal names the URL without it
+        body = kf.tar(kf.kernel_members(N))
+        url = self.serve({"/k.tar?X-Amz-Signature=s3cr3t": body})
+        p = self.refused("--url", url + "/k.tar?X-Amz-Signature=s3cr3t", "--sha256", "0" * 64,
+                         message=url + "/k.tar has sha256")
+        self.assertNotIn("s3cr3t", p.stderr)
+
     def test_truncated_download(self):
         body = kf.tar(kf.kernel_members(N))
         url = self.serve({"/k.tar": {"data": body, "cut_at": len(body) // 2}})
@@ -334,6 +342,25 @@ class Directive(UserDataCase):
         self.run_ok()
         self.assertEqual(len(self.srv.requests(path="/k.tar")), len(files), "not downloaded again")
         self.assertEqual(self.state()["trial"]["phase"], "armed", "not armed again")
+
+    def test_kernel_that_failed_its_trial_is_not_tried_again(self):
+        # even when the part's once-per-instance record is lost, the release's failed trial in the
+        # boot history keeps user data from arming it again
+        body = kf.tar(kf.kernel_members(N))
+        self.serve(None, files={"/k.tar": body})
+        self.srv.configure(user_data=self.directive(
+            {"install": {"url": self.srv.url + "/k.tar", "sha256": hashlib.sha256(body).hexdigest()}, "trial": True}))
+        self.run_ok()
+        self.assertEqual(self.state()["trial"]["phase"], "armed")
+        kktest.run(self.t, "kernel", "rollback")
+        st = self.state()
+        self.assertEqual(st["trial"]["phase"], "failed")
+        st.pop("userdata", None)
+        self.t.write("/var/lib/kernelkeeper/state.json", json.dumps(st))
+        self.set_boot_id("6f1b6a6e-0d0c-4f3e-9a53-000000000004")
+        p = self.userdata("run", check=1)
+        self.assertIn(f"Kernel {N} failed its trial before; user data does not try it again", p.stderr)
+        self.assertEqual(self.state()["trial"]["phase"], "failed", "not armed again")
 
     def test_failed_install_is_not_retried(self):
         body = kf.tar(kf.kernel_members(N))

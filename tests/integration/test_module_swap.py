@@ -273,6 +273,15 @@ class ModuleSwap(unittest.TestCase):
         p = self.swap("dm_mod", "--from", self.file("bad.tgz", gzip.compress(b"x" * 512 + b"\1" * 600)), code=1)
         self.assertIn("not a tar archive", p.stderr)
         self.assertEqual(self.calls(), [])
+        # the one safe tar reader: a member climbing out is refused, not skipped
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:xz") as t:
+            info = tarfile.TarInfo("../dm-mod.ko")
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+        p = self.swap("dm_mod", "--from", self.file("up.tar.xz", buf.getvalue()), code=1)
+        self.assertIn("unsafe name", p.stderr)
+        self.assertEqual(self.calls(), [])
 
     def test_not_loaded_is_loaded(self):
         # nothing loaded (the fake kernel's tables emptied)
@@ -381,7 +390,7 @@ class ModuleSwap(unittest.TestCase):
         rec = next(iter(self.state()["userdata"]["runs"].values()))
         self.assertEqual(rec["status"], "failed")
         self.assertIn("modules.swap[1] (dm_mod)", rec["note"])
-        self.assertIn("HTTP 404", rec["note"])
+        self.assertIn("HTTP status 404", rec["note"])
         self.assertEqual([m["outcome"] for m in rec["modules"]], ["swapped", "refused"])
         self.assertEqual(rec["modules"][0]["from"], base + "/m/dm-mod.ko")
         self.assertNotIn("secret", json.dumps(self.state()) + p.stderr)

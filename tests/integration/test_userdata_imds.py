@@ -78,8 +78,9 @@ class Client(UserDataCase):
     def test_no_route_yet_waits_for_the_network(self):
         """Started before the interface is configured (connect: ENETUNREACH), the client waits for
         the next address/route change instead of backing off: the first request leaves right when
-        the route appears (here: lo brought up 1.9 s in, in a network namespace of its own; the
-        old backoff of 100 ms doubling would try next at 3.1 s)."""
+        the route appears (here: lo brought up 3.2 s in, in a network namespace of its own; the
+        old backoff of 100 ms doubling would try next at 6.3 s, and the client's own poll without
+        netlink is at most 1 s: the 2 s bound leaves a loaded CI host room on both sides)."""
         if subprocess.run(["unshare", "-rn", "true"], capture_output=True).returncode != 0:
             self.skipTest("unshare -rn (a user + network namespace) is not available here")
         helper = f"""
@@ -89,7 +90,7 @@ from imds_server import ImdsServer
 srv = ImdsServer(user_data=b"#!/bin/sh\\necho a >> {self.out}/trace\\n").start()
 up = {{}}
 def lo_up():
-    time.sleep(1.9)
+    time.sleep(3.2)
     up["t"] = time.monotonic()
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
 threading.Thread(target=lo_up).start()
@@ -109,7 +110,7 @@ print(json.dumps({{"rc": p.returncode, "stderr": p.stderr, "up": up["t"],
         self.assertEqual(self.trace("trace"), ["a"])
         delay = r["first"] - r["up"]
         self.assertGreaterEqual(delay, 0)
-        self.assertLess(delay, 0.6, f"first request {delay:.2f} s after the route appeared")
+        self.assertLess(delay, 2.0, f"first request {delay:.2f} s after the route appeared")
         self.assertIn("no route yet", r["stderr"])
 
     def test_overall_deadline(self):

@@ -17,6 +17,8 @@ static void test_records(void)
         BootRecord lost = { .release = "6.1.0-57-amd64", .entry = 1, .trial = true, .outcome = "failed",
                             .reason = "before userspace" };
         is_int(boot_history_add(h, &lost), 1, "a boot that never reached userspace gets a record without boot id");
+        ok(boot_history_trial_failed(h, "6.1.0-57-amd64"), "the failed trial of 6.1.0-57 is found");
+        ok(!boot_history_trial_failed(h, "6.1.0-50-amd64"), "a release that was never tried did not fail one");
         ok(boot_history_set_outcome(h, "b1", "good", NULL) == 0 &&
            streq(json_string_value(json_object_get(json_array_get(h, 0), "outcome")), "good"), "outcome set");
         is_int(boot_history_set_outcome(h, "nope", "good", NULL), -ENOENT, "unknown boot id");

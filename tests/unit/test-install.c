@@ -10,6 +10,8 @@
 
 #include "common/fileio.h"
 #include "common/macro.h"
+#include "common/spawn.h"
+#include "common/strv.h"
 #include "install/image.h"
 #include "install/layout.h"
 #include "install/tar.h"
@@ -154,6 +156,24 @@ static int extract(KBuf t, const char *dir, TarFilter f, char **err)
         return r;
 }
 
+static void test_kernel_members(void)
+{
+        KernelMembers m = {};
+        ok(kernel_member_wanted("boot/", TAR_DIR, &m) && !kernel_member_wanted("boot", TAR_FILE, &m), "boot/ a dir only");
+        ok(kernel_member_wanted("boot/vmlinuz-6.1.0-9", TAR_FILE, &m), "a kernel");
+        ok(kernel_member_wanted("boot/config-6.1.0-9", TAR_FILE, &m), "its config");
+        ok(!kernel_member_wanted("boot/grub/menu.lst", TAR_FILE, &m), "not below boot/'s first level");
+        ok(!kernel_member_wanted("boot/vmlinuz-x", TAR_SYMLINK, &m), "no link in boot/");
+        ok(kernel_member_wanted("lib/modules/6.1.0-9/kernel/a.ko", TAR_FILE, &m), "modules");
+        ok(kernel_member_wanted("lib/modules/6.1.0-9/build", TAR_SYMLINK, &m), "a link below lib/modules/REL");
+        ok(!kernel_member_wanted("usr/share/doc/x", TAR_FILE, &m), "docs skipped");
+        is_int((int) strv_length(m.kernels), 1, "one kernel seen");
+        ok(m.releases && streq(m.releases[0], "6.1.0-9") && !m.releases[1], "one release seen");
+        strv_free(m.kernels);
+        strv_free(m.releases);
+        ok(spawn_in_path("sh") && !spawn_in_path("kk-no-such-tool"), "spawn_in_path");
+}
+
 static void test_tar(void)
 {
         char dir[] = "/tmp/kk-test-tar-XXXXXX";
@@ -169,6 +189,8 @@ static void test_tar(void)
         kb_tar_add(&t, "./lib/modules/1/source", '2', "build", NULL, 0);
         kb_tar_add(&t, "./usr/share/doc/x", '0', NULL, "doc", 3);
         kb_tar_end(&t);
+        ok(tar_magic(t.data, t.size), "ustar magic");
+        ok(!tar_magic(t.data, 511) && !tar_magic(zeros, sizeof zeros), "no magic: short, or zeros");
         is_int(extract(t, dir, take_boot, &err), 0, "only boot/ extracted");
         char p[256];
         struct stat st;
@@ -263,5 +285,6 @@ int main(void)
         test_kconfig();
         test_layout();
         test_tar();
+        test_kernel_members();
         return tap_done();
 }

@@ -3,13 +3,16 @@
  * and every time the kernel ends with exactly the modules and files it started with; a failure
  * while restoring is reported as such. Plus the /proc/modules and tar parsers. */
 #include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/macro.h"
 #include "common/strv.h"
+#include "modules/module-stage.h"
 #include "modules/module-swap.h"
-#include "modules/module-tar.h"
 #include "tests/tap.h"
 
 /* name -> the file it was loaded from; module "uses": dm_snapshot uses dm_bufio and dm_mod,
@@ -173,49 +176,44 @@ static void test_proc_modules(void)
         strv_free(n);
 }
 
-static int count_member(const char *name, const uint8_t *data, size_t size, void *userdata)
+static void test_stage(void)
 {
-        (*(int *) userdata)++;
-        return streq(name, "a/dm-mod.ko") && size == 5 && memcmp(data, "hello", 5) == 0 ? 0 : -EINVAL;
-}
+        char src[] = "/tmp/kk-test-stage-XXXXXX", dst[] = "/tmp/kk-test-staged-XXXXXX", p[256];
+        ok(mkdtemp(src) && mkdtemp(dst), "temp dirs");
+        snprintf(p, sizeof p, "mkdir -p %s/a/b", src);
+        ok(system(p) == 0, "tree");
+        snprintf(p, sizeof p, "%s/a/b/dm-mod.ko.xz", src);
+        FILE *f = fopen(p, "w");
+        ok(f && fputs("xz", f) >= 0 && fclose(f) == 0, "a module file");
+        snprintf(p, sizeof p, "%s/a/README", src);
+        f = fopen(p, "w");
+        ok(f && fputs("doc", f) >= 0 && fclose(f) == 0, "not a module file");
+        snprintf(p, sizeof p, "%s/link.ko", src);
+        ok(symlink("/etc/passwd", p) == 0, "a link named like a module");
 
-static void tar_header(uint8_t *h, const char *name, char type, size_t size)
-{
-        memset(h, 0, 512);
-        strcpy((char *) h, name);
-        sprintf((char *) h + 100, "0000644");
-        sprintf((char *) h + 124, "%011zo", size);
-        h[156] = (uint8_t) type;
-        memcpy(h + 257, "ustar\0" "00", 8);
-        memset(h + 148, ' ', 8);
-        unsigned sum = 0;
-        for (int i = 0; i < 512; i++)
-                sum += h[i];
-        sprintf((char *) h + 148, "%06o", sum);
-}
-
-static void test_tar(void)
-{
-        uint8_t a[512 * 6] = {};
-        tar_header(a, "a/dm-mod.ko", '0', 5);
-        memcpy(a + 512, "hello", 5);
-        tar_header(a + 1024, "link.ko", '2', 0);
-        ok(module_tar_magic(a, sizeof a), "ustar magic");
-        int n = 0;
-        is_int(module_tar_parse(a, sizeof a, count_member, &n), 0, "parse");
-        is_int(n, 1, "one regular member, the link skipped");
-        a[148] ^= 1;
-        is_int(module_tar_parse(a, sizeof a, count_member, &n), -EBADMSG, "bad checksum refused");
-        a[148] ^= 1;
-        is_int(module_tar_parse(a, 514, count_member, &n), -EBADMSG, "member past the end refused");
+        ModuleStage s = { .dir = strdup(dst) };
+        is_int(module_stage_add_dir(&s, src), 0, "directory staged");
+        is_int((int) s.n, 1, "one candidate: the README skipped, the link not followed");
+        ModuleCandidate *c = module_stage_find(&s, "dm_mod");
+        ok(c && streq(c->basename, "dm-mod.ko.xz") && module_stage_find_path(&s, c->path) == c, "found by name, path");
+        ok(c && access(c->path, F_OK) == 0, "copied into the staging directory");
+        is_int(module_stage_add(&s, "x/dm_mod.ko", "ko", 2), -ENOTUNIQ, "a second file for dm_mod refused");
+        ok(s.duplicate && streq(s.duplicate, "dm_mod"), "the duplicate named");
+        is_int(module_stage_add(&s, "notes.txt", "t", 1), 0, "other names ignored");
+        is_int((int) s.n, 1, "still one");
+        ok(module_file_name("a.ko.zst") && !module_file_name(".ko") && !module_file_name("a.ko.gz"), "module file names");
+        module_stage_done(&s);
+        ok(access(dst, F_OK) < 0, "staging directory removed");
+        snprintf(p, sizeof p, "rm -rf %s", src);
+        ok(system(p) == 0, "cleanup");
 }
 
 int main(void)
 {
+        test_stage();
         test_success();
         test_every_step_fails();
         test_restore_fails();
         test_proc_modules();
-        test_tar();
         return tap_done();
 }

@@ -17,12 +17,13 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "imds"))
 from imds_server import ImdsServer  # noqa: E402
 
 
-def payload_tar(k):
-    """bytes of a tar: boot/{vmlinuz,initrd.img,config}-REL and lib/modules/REL/.../dm-mod.ko"""
+def payload_tar(k, initrd=None):
+    """bytes of a tar: boot/{vmlinuz,initrd.img,config}-REL and lib/modules/REL/.../dm-mod.ko; with
+    initrd (a path), that file is the kernel's initrd.img"""
     b = io.BytesIO()
     rel = k.release
     mod = next(p for p in (k.tree / "lib" / "modules" / rel).rglob("dm-mod.ko"))
-    files = [(f"boot/vmlinuz-{rel}", k.vmlinuz), (f"boot/initrd.img-{rel}", k.initrd),
+    files = [(f"boot/vmlinuz-{rel}", k.vmlinuz), (f"boot/initrd.img-{rel}", initrd or k.initrd),
              (f"boot/config-{rel}", k.config),
              (str(mod.relative_to(k.tree)), mod)]
     with tarfile.open(fileobj=b, mode="w", format=tarfile.GNU_FORMAT) as t:
@@ -54,6 +55,21 @@ class TestImds:
 
     def guestfwd(self):
         return f"cmd:{sys.executable} {metadata.RELAY} 127.0.0.1 {self.srv.port}"
+
+
+def initrd_without_init(path):
+    """Write a gzip newc initramfs holding only an empty /etc to path: the kernel finds no /init
+    and, without virtio_blk (a module in Debian's kernels), cannot mount root=: it panics before
+    any userspace runs."""
+    import gzip
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        os.mkdir(os.path.join(d, "etc"))
+        cpio = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet", "-R", "0:0"], cwd=d, input=b"etc\n",
+                              capture_output=True, check=True).stdout
+    pathlib.Path(path).write_bytes(gzip.compress(cpio, 1))
+    return path
 
 
 def deb(tar_bytes, release, config_text=None):

@@ -13,3 +13,7 @@
  * written, for the caller to compare before it uses a byte of it. */
 int download_to_fd(const char *url, int fd, uint64_t max_size, char ret_sha256[SHA256_HEX_SIZE], uint64_t *ret_size,
                    char **ret_error);
+
+/* The URL as it may be shown, logged and kept: without its query or fragment (a presigned URL's
+ * token). NULL on ENOMEM. */
+char *download_url_shown(const char *url);

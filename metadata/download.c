@@ -9,9 +9,9 @@
 #include "common/fd-util.h"
 #include "common/fileio.h"
 #include "common/macro.h"
-#include "metadata/decode-error.h"
-#include "install/download.h"
 #include "metadata/curl-loader.h"
+#include "metadata/decode-error.h"
+#include "metadata/download.h"
 
 typedef struct Sink {
         int fd;
@@ -87,4 +87,9 @@ int download_to_fd(const char *url, int fd, uint64_t max_size, char ret_sha256[S
                 return decode_error(ret_error, r, "libcrypto failed");
         *ret_size = sink.size;
         return 0;
+}
+
+char *download_url_shown(const char *url)
+{
+        return strndup(url, strcspn(url, "?#"));
 }
