@@ -342,6 +342,29 @@ class ModuleSwap(unittest.TestCase):
         p = run(str(self.root), "module", "verify-persisted", check=0)
         self.assertEqual(p.stderr, "")
 
+    def test_verify_persisted_stale_initramfs(self):
+        # a kernel package's postinst rebuilt the initramfs with the persisted copy in it: when that
+        # copy turns out stale it is moved aside and the initramfs must be refreshed too (under
+        # --root: what to run is said)
+        new = set_srcversion(self.stock(), "E")
+        self.swap("dm_mod", "--from", self.file("dm-mod.ko", new), "--persist")
+        moddir = self.root / "lib/modules" / self.rel
+        (self.root / "boot").mkdir()
+        (self.root / "boot" / f"initrd.img-{self.rel}").write_bytes(b"initrd")
+        bindir = pathlib.Path(self.tmp) / "bin"
+        bindir.mkdir()
+        (bindir / "lsinitramfs").write_text(f"#!/bin/sh\necho usr/lib/modules/{self.rel}/updates/dm-mod.ko\n")
+        (bindir / "lsinitramfs").chmod(0o755)
+        env = self.env()
+        env["PATH"] = f"{bindir}:{os.environ['PATH']}"
+        p = run(str(self.root), "module", "verify-persisted", check=0, env=env)
+        self.assertIn("passes module check", p.stderr)
+        self.assertNotIn("update-initramfs", p.stderr)
+        shutil.copy2(self.old_src / MD / "dm-mod.ko", moddir / "updates/dm-mod.ko")
+        p = run(str(self.root), "module", "verify-persisted", check=0, env=env)
+        self.assertIn("moved aside", p.stderr)
+        self.assertIn(f"carries dm_mod: run update-initramfs -u -k {self.rel}", p.stderr)
+
     def serve_files(self, files):
         """An http server on 127.0.0.1 with {path: bytes}; returns its base URL."""
         class H(http.server.BaseHTTPRequestHandler):
