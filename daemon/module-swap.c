@@ -268,7 +268,7 @@ static int run_tool(char *const argv[], char **ret_output)
                 return -errno;
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
-        int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        int devnull = open("/dev/null", O_RDWR | O_CLOEXEC); /* the tool's stdout too: update-initramfs echoes */
         if (devnull >= 0)
                 posix_spawn_file_actions_adddup2(&fa, devnull, 0);
         if (ret_output)

@@ -300,6 +300,22 @@ class ModuleSwap(unittest.TestCase):
         st = run(str(self.root), "module", "status", check=0)
         self.assertIn("persisted as", st.stdout)
 
+    def test_persist_tool_stdout(self):
+        # the tools kernelkeeper runs may write to stdout (update-initramfs echoes, under set -e):
+        # their stdout is /dev/null opened for writing. A depmod that says something first:
+        bindir = pathlib.Path(self.tmp) / "bin"
+        bindir.mkdir()
+        real = shutil.which("depmod") or "/sbin/depmod"
+        (bindir / "depmod").write_text(f"#!/bin/sh\nset -e\necho depmod: chatty\nexec {real} \"$@\"\n")
+        (bindir / "depmod").chmod(0o755)
+        env = self.env()
+        env["PATH"] = f"{bindir}:{os.environ['PATH']}"
+        new = set_srcversion(self.stock(), "G")
+        p = run(str(self.root), "module", "swap", "dm_mod", "--from", self.file("dm-mod.ko", new), "--persist", env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn("depmod for", p.stderr)
+        self.assertIn("updates/dm-mod.ko:", (self.root / "lib/modules" / self.rel / "modules.dep").read_text())
+
     def test_persist_initramfs(self):
         # the release's initramfs carries dm-mod (lsinitramfs says so): under --root kernelkeeper cannot
         # rebuild another system's initramfs and says what to run; a missing lsinitramfs is a warning
