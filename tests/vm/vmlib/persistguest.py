@@ -5,14 +5,15 @@ boot 1  Debian's initramfs carries dm-mod.ko (lsinitramfs) and dm_mod is loaded 
         `module swap dm_mod --from <the booted release's dm-mod.ko, unsigned, srcversion BBB...>
         --persist`: live swap, updates/dm-mod.ko, depmod, and (lsinitramfs says the initramfs carries
         dm-mod) update-initramfs -u, so the initramfs now holds updates/dm-mod.ko.
-boot 2  the initramfs loaded the persisted build (its srcversion, unsigned taint E, loaded before
-        systemd left the initramfs); kernelkeeper-modules.service ran and finished before
-        systemd-udev-trigger, systemd-modules-load and modprobe@dm_mod started; its journal event (MESSAGE_ID, verdict
-        pass). Then a kernel upgrade under the same release is simulated the cheap way: the persisted
+boot 2  the persisted build is loaded (its srcversion, unsigned: taint E), by systemd's
+        modprobe@dm_mod.service after kernelkeeper-modules.service checked it; the unit finished
+        before systemd-udev-trigger, systemd-modules-load and modprobe@dm_mod started; its journal
+        event (MESSAGE_ID, verdict pass). Then a kernel upgrade under the same release is simulated the cheap way: the persisted
         file is replaced by a copy whose module_layout CRC no longer matches (what an ABI-compatible
         rebuild of the kernel does to a module built for the old one) and the initramfs rebuilt, as
         the kernel package's postinst does.
-boot 3  the kernel refuses the stale copy in the initramfs; kernelkeeper-modules.service finds it
+boot 3  the initramfs carries the stale copy (it does not load dm_mod itself here: no dm root);
+        kernelkeeper-modules.service, before modprobe@dm_mod, finds it
         stale, moves it aside, runs depmod and refreshes the initramfs; the journal says why
         (verdict stale, the failed finding); `modprobe dm_mod` loads the stock, signed module."""
 
@@ -170,7 +171,8 @@ def _modules_persist(sc, g, srv, old, step, boot):
     step(sc, g, BOOT3)
     b = boot(sc, g, "stale", srv)
     m = b.markers
-    sc.say(f"the kernel refused the stale copy in the initramfs: {m.get('STALE-REFUSED')} message(s)")
+    sc.say(f"the kernel's 'disagrees about version of symbol module_layout' (a stale copy offered to it): "
+           f"{m.get('STALE-REFUSED')} message(s)")
     _unit_checks(sc, b, m, "stale")
     sc.check("fails module check" in m.get("EVENT", "") and "module_layout" in m.get("EVENT", ""),
              f"journal says why: {m.get('EVENT')}", b)
