@@ -208,6 +208,27 @@ static int initramfs_holds(const Context *ctx, const char *release, const char *
         return 0;
 }
 
+/* When the release's initramfs carries the module (a file named like stock_base): update-initramfs
+ * -u -k REL on the host root; under --root a warning says what to run in that system. 1 when it
+ * carries it, 0 when not (or it cannot be listed: a warning), negative errno when update-initramfs
+ * failed (the caller says what that means). */
+static int refresh_initramfs(const Context *ctx, const char *release, const char *name, const char *stock_base)
+{
+        int r = initramfs_holds(ctx, release, stock_base);
+        if (r < 0)
+                log_warning("Cannot list the initramfs of %s (%s): not refreshed", release, strerror(-r));
+        if (r <= 0)
+                return 0;
+        if (!root_is_host(ctx->root)) {
+                log_warning("The initramfs of %s under %s carries %s: run update-initramfs -u -k %s in that system",
+                            release, ctx->root, name, release);
+                return 1;
+        }
+        char *argv[] = { "update-initramfs", "-u", "-k", (char *) release, NULL };
+        r = run_tool(argv, NULL);
+        return r < 0 ? r : 1;
+}
+
 /* Installs the replacement into ROOT/lib/modules/REL/updates/ (which modprobe prefers), runs depmod
  * and refreshes the initramfs when it carries the module. Fills rec's "persisted". */
 static int persist_module(const Context *ctx, const SwapPlan *p, const SwapModule *m, const Candidate *c,
@@ -233,24 +254,12 @@ static int persist_module(const Context *ctx, const SwapPlan *p, const SwapModul
                                        p->release, r == -EPROTO ? "non-zero exit" : strerror(-r), dir_rel,
                                        c->basename);
         const char *stock = m->original_shown ? strrchr(m->original_shown, '/') : NULL;
-        r = initramfs_holds(ctx, p->release, stock ? stock + 1 : c->basename);
-        bool initramfs = r > 0;
+        r = refresh_initramfs(ctx, p->release, m->name, stock ? stock + 1 : c->basename);
         if (r < 0)
-                log_warning("Cannot list the initramfs of %s (%s): not refreshed", p->release, strerror(-r));
-        if (initramfs) {
-                if (!root_is_host(ctx->root))
-                        log_warning("The initramfs of %s under %s carries %s: run update-initramfs -u -k %s in that "
-                                    "system",
-                                    p->release, ctx->root, m->name, p->release);
-                else {
-                        char *argv[] = { "update-initramfs", "-u", "-k", p->release, NULL };
-                        r = run_tool(argv, NULL);
-                        if (r < 0)
-                                return log_error_errno(r, "update-initramfs -u -k %s failed: the next boot may load the "
-                                                          "old %s from the initramfs",
-                                                       p->release, m->name);
-                }
-        }
+                return log_error_errno(r, "update-initramfs -u -k %s failed: the next boot may load the old %s from the "
+                                          "initramfs",
+                                       p->release, m->name);
+        bool initramfs = r > 0;
         _cleanup_free_ char *file = NULL;
         if (asprintf(&file, "%s/%s", dir_rel, c->basename) < 0)
                 return log_oom();
@@ -917,6 +926,13 @@ static int verify_one(const Context *ctx, const char *booted, const char *name, 
         r = run_depmod(ctx, booted);
         if (r < 0)
                 log_warning("depmod %s failed after moving %s aside: modprobe may still name it", booted, file);
+        /* a kernel package's postinst rebuilt the initramfs with the stale copy in it: without a
+         * refresh every boot's initramfs would offer the kernel that copy first */
+        const char *base = strrchr(file, '/');
+        r = refresh_initramfs(ctx, booted, name, base ? base + 1 : file);
+        if (r < 0)
+                log_warning("update-initramfs -u -k %s failed after moving %s aside: the initramfs may still carry it",
+                            booted, file);
         persisted_event(LOG_WARNING, name, file, "stale",
                         "Persisted %s (%s) fails module check on %s (%s): moved aside to %s.kk-stale, the stock %s "
                         "loads instead",

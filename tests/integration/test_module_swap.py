@@ -309,6 +309,22 @@ class ModuleSwap(unittest.TestCase):
         st = run(str(self.root), "module", "status", check=0)
         self.assertIn("persisted as", st.stdout)
 
+    def test_persist_tool_stdout(self):
+        # the tools kernelkeeper runs may write to stdout (update-initramfs echoes, under set -e):
+        # their stdout is /dev/null opened for writing. A depmod that says something first:
+        bindir = pathlib.Path(self.tmp) / "bin"
+        bindir.mkdir()
+        real = shutil.which("depmod") or "/sbin/depmod"
+        (bindir / "depmod").write_text(f"#!/bin/sh\nset -e\necho depmod: chatty\nexec {real} \"$@\"\n")
+        (bindir / "depmod").chmod(0o755)
+        env = self.env()
+        env["PATH"] = f"{bindir}:{os.environ['PATH']}"
+        new = set_srcversion(self.stock(), "G")
+        p = run(str(self.root), "module", "swap", "dm_mod", "--from", self.file("dm-mod.ko", new), "--persist", env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn("depmod for", p.stderr)
+        self.assertIn("updates/dm-mod.ko:", (self.root / "lib/modules" / self.rel / "modules.dep").read_text())
+
     def test_persist_initramfs(self):
         # the release's initramfs carries dm-mod (lsinitramfs says so): under --root kernelkeeper cannot
         # rebuild another system's initramfs and says what to run; a missing lsinitramfs is a warning
@@ -350,6 +366,29 @@ class ModuleSwap(unittest.TestCase):
         self.assertIn("stale", self.state()["modules"]["persisted"]["dm_mod"])
         p = run(str(self.root), "module", "verify-persisted", check=0)
         self.assertEqual(p.stderr, "")
+
+    def test_verify_persisted_stale_initramfs(self):
+        # a kernel package's postinst rebuilt the initramfs with the persisted copy in it: when that
+        # copy turns out stale it is moved aside and the initramfs must be refreshed too (under
+        # --root: what to run is said)
+        new = set_srcversion(self.stock(), "E")
+        self.swap("dm_mod", "--from", self.file("dm-mod.ko", new), "--persist")
+        moddir = self.root / "lib/modules" / self.rel
+        (self.root / "boot").mkdir()
+        (self.root / "boot" / f"initrd.img-{self.rel}").write_bytes(b"initrd")
+        bindir = pathlib.Path(self.tmp) / "bin"
+        bindir.mkdir()
+        (bindir / "lsinitramfs").write_text(f"#!/bin/sh\necho usr/lib/modules/{self.rel}/updates/dm-mod.ko\n")
+        (bindir / "lsinitramfs").chmod(0o755)
+        env = self.env()
+        env["PATH"] = f"{bindir}:{os.environ['PATH']}"
+        p = run(str(self.root), "module", "verify-persisted", check=0, env=env)
+        self.assertIn("passes module check", p.stderr)
+        self.assertNotIn("update-initramfs", p.stderr)
+        shutil.copy2(self.old_src / MD / "dm-mod.ko", moddir / "updates/dm-mod.ko")
+        p = run(str(self.root), "module", "verify-persisted", check=0, env=env)
+        self.assertIn("moved aside", p.stderr)
+        self.assertIn(f"carries dm_mod: run update-initramfs -u -k {self.rel}", p.stderr)
 
     def serve_files(self, files):
         """An http server on 127.0.0.1 with {path: bytes}; returns its base URL."""
