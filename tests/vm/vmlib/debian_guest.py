@@ -294,7 +294,23 @@ rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/*_Packages
             if not (dest / "disk.img").exists():    # else another run built the same key meanwhile
                 raise
     log(f"image {key}: mmdebstrap {t1 - t0:.0f} s, disk {time.monotonic() - t1:.0f} s")
+    _prune(dest)
     return dest / "disk.img"
+
+
+KEEP_IMAGES = 3
+
+
+def _prune(newest):
+    """Each change to the .deb makes a new image (0.8-1.3 GB): keep the KEEP_IMAGES most recently
+    built of this flavour (another checkout may still use an older one), drop the rest."""
+    xen = newest.name.startswith("xen-")
+    same = [d for d in newest.parent.iterdir()
+            if d.is_dir() and d.name.startswith("xen-") == xen and (d / "disk.img").exists()]
+    same.sort(key=lambda d: (d / "disk.img").stat().st_mtime, reverse=True)
+    for d in same[KEEP_IMAGES:]:
+        if d != newest:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 class Guest:
