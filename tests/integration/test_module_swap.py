@@ -24,7 +24,8 @@ import threading
 import kktest
 from kktest import run
 
-sys.path.insert(0, os.path.join(os.environ.get("KK_SOURCE_ROOT", ""), "tests", "imds"))
+# by this file's place: tests/vm/vmlib/modswap.py imports this module outside meson too
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "imds"))
 from imds_server import ImdsServer  # noqa: E402
 from udtest import BOOT_ID, CONFIG  # noqa: E402
 from test_module_check import fixture, strip_signature, sections
