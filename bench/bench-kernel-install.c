@@ -16,22 +16,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-util.h"
+
 #define RUNS 3
 #define DEB_NAME "linux-image-6.1.0-57-amd64_6.1.192-3_amd64.deb"
 #define RELEASE "6.1.0-57-amd64"
-
-static double now(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-        double x = *(const double *) a, y = *(const double *) b;
-        return x < y ? -1 : x > y;
-}
 
 /* a tree with one pinned-by-default kernel and no AUTOMAGIC block: kernelkeeper adds the entry */
 static void make_tree(char *root, size_t n)
@@ -66,7 +55,7 @@ static double run_install(char *const *args, long *rss)
         for (; args[k - 5]; k++)
                 argv[k] = args[k - 5];
         argv[k] = NULL;
-        double t0 = now();
+        double t0 = bench_now();
         pid_t pid = fork();
         if (pid == 0) {
                 int null = open("/dev/null", O_WRONLY);
@@ -80,7 +69,7 @@ static double run_install(char *const *args, long *rss)
                 fprintf(stderr, "kernel install failed\n");
                 exit(1);
         }
-        double t = now() - t0;
+        double t = bench_now() - t0;
         *rss = ru.ru_maxrss;
         remove_tree(root);
         return t;
@@ -95,7 +84,7 @@ static void measure(const char *what, char *const *args, int runs)
                 if (rss > max_rss)
                         max_rss = rss;
         }
-        qsort(t, (size_t) runs, sizeof(double), cmp_double);
+        qsort(t, (size_t) runs, sizeof(double), bench_cmp_double);
         printf("%-28s median %.2f s, max %.2f s (%d runs), peak RSS %ld KiB\n", what, t[runs / 2], t[runs - 1], runs,
                max_rss);
 }

@@ -10,12 +10,7 @@
 #include "common/macro.h"
 #include "menulst/menulst.h"
 
-static double now(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
+#include "bench-util.h"
 
 static char *make_menu(unsigned entries, size_t *ret_size)
 {
@@ -43,7 +38,7 @@ int main(int argc, char **argv)
         size_t size;
         _cleanup_free_ char *text = make_menu(entries, &size);
 
-        double t0 = now();
+        double t0 = bench_now();
         for (unsigned r = 0; r < rounds; r++) {
                 _cleanup_(menulst_freep) MenuLst *m = NULL;
                 _cleanup_free_ char *out = NULL;
@@ -51,7 +46,7 @@ int main(int argc, char **argv)
                 if (menulst_parse(text, size, &m) < 0 || menulst_serialize(m, &out, &n) < 0 || n != size)
                         abort();
         }
-        double t1 = now();
+        double t1 = bench_now();
         for (unsigned r = 0; r < rounds; r++) {
                 _cleanup_(menulst_freep) MenuLst *m = NULL;
                 _cleanup_(menu_info_freep) MenuInfo *info = NULL;
@@ -60,7 +55,7 @@ int main(int argc, char **argv)
                     info->n_entries != entries)
                         abort();
         }
-        double t2 = now();
+        double t2 = bench_now();
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
         double per_rt = (t1 - t0) / rounds, per_ev = (t2 - t1) / rounds;

@@ -17,25 +17,14 @@
 #include "common/macro.h"
 #include "modules/module-check.h"
 
+#include "bench-util.h"
+
 #define ITERATIONS 50
 #define WANT_SYMBOLS 200
 
-static double now(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-        double x = *(const double *) a, y = *(const double *) b;
-        return x < y ? -1 : x > y;
-}
-
 static void report(const char *what, double *t, size_t n)
 {
-        qsort(t, n, sizeof(double), cmp_double);
+        qsort(t, n, sizeof(double), bench_cmp_double);
         printf("%-34s median %.2f ms, p95 %.2f ms, min %.2f ms (%zu runs)\n", what, t[n / 2] * 1e3,
                t[(n * 95) / 100 - 1] * 1e3, t[0] * 1e3, n);
 }
@@ -89,7 +78,7 @@ int main(void)
 
         double times[ITERATIONS];
         for (int i = 0; i < ITERATIONS; i++) {
-                double t0 = now();
+                double t0 = bench_now();
                 ModuleInfo *m = NULL;
                 ModuleTarget *target = NULL;
                 ModuleReport *rep = NULL;
@@ -97,7 +86,7 @@ int main(void)
                     module_target_load(root, release, m->name, &target) < 0 ||
                     module_check(m, target, &rep) < 0 || !rep->safe)
                         return fprintf(stderr, "check failed\n"), 1;
-                times[i] = now() - t0;
+                times[i] = bench_now() - t0;
                 module_report_free(rep);
                 module_target_free(target);
                 module_info_free(m);
@@ -109,7 +98,7 @@ int main(void)
 
         long max_rss = 0;
         for (int i = 0; i < ITERATIONS; i++) {
-                double t0 = now();
+                double t0 = bench_now();
                 pid_t pid = fork();
                 if (pid == 0) {
                         int null = open("/dev/null", O_WRONLY);
@@ -122,7 +111,7 @@ int main(void)
                 if (pid < 0 || wait4(pid, &status, 0, &ru) < 0 || !WIFEXITED(status) ||
                     WEXITSTATUS(status) != 0)
                         return fprintf(stderr, "kernelkeeper module check failed\n"), 1;
-                times[i] = now() - t0;
+                times[i] = bench_now() - t0;
                 max_rss = MAX(max_rss, ru.ru_maxrss);
         }
         report("kernelkeeper module check (exec)", times, ITERATIONS);

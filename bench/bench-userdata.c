@@ -18,6 +18,8 @@
 #include "common/fileio.h"
 #include "common/macro.h"
 
+#include "bench-util.h"
+
 #define ITERATIONS 20
 
 static double now_real(void)
@@ -25,12 +27,6 @@ static double now_real(void)
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-        double x = *(const double *) a, y = *(const double *) b;
-        return x < y ? -1 : x > y;
 }
 
 static void put(const char *path, const char *text)
@@ -124,7 +120,7 @@ int main(void)
                 fprintf(stderr, "bench-userdata: no successful run\n");
                 return 1;
         }
-        qsort(lat, (size_t) n, sizeof lat[0], cmp_double);
+        qsort(lat, (size_t) n, sizeof lat[0], bench_cmp_double);
         printf("bench-userdata: %d runs against the test IMDS (1 PUT + 3 GETs each)\n", n);
         printf("  start -> first script instruction: min %.1f ms, median %.1f ms, max %.1f ms\n", lat[0], lat[n / 2],
                lat[n - 1]);
